@@ -1,0 +1,209 @@
+//! Error types of the `modelsig-common` library.
+//!
+//! One enum per area, each naming what it failed on (file, field, key, certificate), so a
+//! caller can print it as is. [`Error`] wraps them for the high-level entry points and maps
+//! every failure to the exit code contract shared by the binaries: `1` when something that
+//! was checked did not verify, `2` for bad usage or unreadable input.
+
+use std::path::PathBuf;
+
+/// Exit code for "a verification check failed".
+pub const EXIT_VERIFY_FAILED: i32 = 1;
+/// Exit code for "bad usage or unreadable input".
+pub const EXIT_USAGE: i32 = 2;
+
+/// A wire format could not be parsed or is not one we accept.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// The document is not valid JSON of the expected shape.
+    #[error("{what}: malformed JSON: {source}")]
+    Json {
+        /// Which document.
+        what: String,
+        /// The parser's message.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A field is missing or has a value we do not accept.
+    #[error("{what}: field `{field}`: {problem}")]
+    Field {
+        /// Which document.
+        what: String,
+        /// The JSON path of the field.
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A base64 field does not decode.
+    #[error("{what}: field `{field}` is not valid base64")]
+    Base64 {
+        /// Which document.
+        what: String,
+        /// The field.
+        field: String,
+    },
+    /// A hash algorithm we do not implement.
+    #[error("unsupported hash algorithm `{0}` (supported: sha256, blake2b, blake3)")]
+    HashAlgorithm(String),
+}
+
+impl FormatError {
+    /// Shorthand for [`FormatError::Field`].
+    pub fn field(what: &str, field: &str, problem: impl Into<String>) -> Self {
+        Self::Field { what: what.to_owned(), field: field.to_owned(), problem: problem.into() }
+    }
+}
+
+/// Reading or hashing the model's files failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// An I/O error on a named path.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A symbolic link where links are not allowed.
+    #[error("{}: is a symbolic link; pass --allow_symlinks to follow links", .0.display())]
+    Symlink(PathBuf),
+    /// Neither a regular file nor a directory (socket, fifo, device, broken link).
+    #[error("{}: not a regular file or directory (special file, broken link or no permission)", .0.display())]
+    SpecialFile(PathBuf),
+    /// A file name that is not valid UTF-8 cannot be named in a manifest.
+    #[error("{}: file name is not valid UTF-8", .0.display())]
+    NonUtf8Name(PathBuf),
+    /// A model reference form that this build cannot open.
+    #[error("{reference}: {reason}")]
+    Unsupported {
+        /// The reference as given.
+        reference: String,
+        /// Why it cannot be opened.
+        reason: String,
+    },
+    /// The model changed while it was being hashed.
+    #[error("{}: file changed size while being hashed (expected {expected} bytes, read {read})", path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// The size seen when listing.
+        expected: u64,
+        /// The bytes actually read.
+        read: u64,
+    },
+}
+
+/// Loading or using key material failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The key or certificate file cannot be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file does not hold a key of a kind we accept.
+    #[error("{what}: {problem}")]
+    Invalid {
+        /// Which key or file.
+        what: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// An encrypted key and no (or a wrong) password.
+    #[error("{what}: {problem}")]
+    Password {
+        /// Which key.
+        what: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl KeyError {
+    /// Shorthand for [`KeyError::Invalid`].
+    pub fn invalid(what: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::Invalid { what: what.into(), problem: problem.into() }
+    }
+}
+
+/// The signature (bundle, envelope, certificate, transparency log entry) did not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum SignatureError {
+    /// The bundle is malformed or of an unexpected kind.
+    #[error("signature {0}")]
+    Format(#[from] FormatError),
+    /// The cryptographic signature over the DSSE PAE is wrong.
+    #[error("DSSE signature does not verify with {0}")]
+    BadSignature(String),
+    /// The bundle names a different key than the one given.
+    #[error("key mismatch: {0}")]
+    KeyMismatch(String),
+    /// The bundle lacks the verification material the chosen method needs.
+    #[error("{0}")]
+    Material(String),
+    /// A certificate chain does not lead to a trusted root.
+    #[error("certificate chain: {0}")]
+    Chain(String),
+    /// The signing certificate is not allowed to sign, or names another identity.
+    #[error("signing certificate: {0}")]
+    Certificate(String),
+    /// Signed Certificate Timestamp check failed.
+    #[error("certificate transparency (SCT): {0}")]
+    Sct(String),
+    /// Transparency log entry check failed.
+    #[error("transparency log entry: {0}")]
+    Tlog(String),
+    /// The signed statement is not a model_signing statement, or is inconsistent.
+    #[error("signed statement: {0}")]
+    Statement(String),
+}
+
+/// Writing an output file failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct OutputError {
+    /// The file being written.
+    pub path: PathBuf,
+    /// The OS error.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Any failure of a high-level operation (sign, verify, manifest).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// See [`FormatError`].
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// See [`SourceError`].
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// See [`KeyError`].
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// See [`SignatureError`].
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// See [`OutputError`].
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// Bad combination of options.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// The process exit code this error maps to.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Signature(_) => EXIT_VERIFY_FAILED,
+            _ => EXIT_USAGE,
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The hashing engine: turns a list of model files into manifest resources.
+//!
+//! Implements model_signing's `files` and `shards` serializations
+//! (`_serialization/file.py`, `file_shard.py`): one digest per file, or per
+//! `[start, end)` shard of `shard_size` bytes (empty files yield no shard). Work is spread
+//! over one thread per core; every thread streams its file through one fixed buffer, so
+//! memory does not depend on model size and every byte is read once.
+
+use crate::digest::{Digest, HashAlgorithm};
+use crate::errors::SourceError;
+use crate::manifest::{Method, ResourceKey};
+use crate::model_dir::ModelFile;
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Bytes read per `read` call by each worker.
+pub const READ_BUFFER: usize = 1 << 20;
+
+/// Something told about bytes as they are hashed (a progress bar, a counter).
+pub trait Progress: Sync {
+    /// `n` more bytes were hashed.
+    fn advance(&self, n: u64);
+}
+
+/// A progress sink that ignores everything.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn advance(&self, _n: u64) {}
+}
+
+/// A terminal progress bar on stderr, shown only when stderr is a terminal.
+pub struct ProgressBar(Option<indicatif::ProgressBar>);
+
+impl ProgressBar {
+    /// A bar for `total` bytes, hidden when stderr is not a terminal or `quiet`.
+    pub fn for_stderr(total: u64, quiet: bool) -> Self {
+        use std::io::IsTerminal;
+        if quiet || !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let bar = indicatif::ProgressBar::new(total);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} hashing [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Self(Some(bar))
+    }
+
+    /// Removes the bar from the terminal.
+    pub fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for ProgressBar {
+    fn advance(&self, n: u64) {
+        if let Some(b) = &self.0 {
+            b.inc(n);
+        }
+    }
+}
+
+struct Job<'a> {
+    file: &'a ModelFile,
+    range: Option<(u64, u64)>,
+}
+
+/// Splits files into jobs for a serialization method.
+fn jobs(files: &[ModelFile], method: Method) -> Vec<Job<'_>> {
+    let mut out = Vec::new();
+    for file in files {
+        match method {
+            Method::Files => out.push(Job { file, range: None }),
+            Method::Shards { shard_size } => {
+                let mut start = 0;
+                while start < file.size {
+                    let end = start.saturating_add(shard_size).min(file.size);
+                    out.push(Job { file, range: Some((start, end)) });
+                    start = end;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Total bytes the jobs will read.
+pub fn total_bytes(files: &[ModelFile]) -> u64 {
+    files.iter().map(|f| f.size).sum()
+}
+
+/// Hashes the files (whole or sharded) in parallel and returns the resources.
+pub fn hash_files(
+    files: &[ModelFile],
+    method: Method,
+    algorithm: HashAlgorithm,
+    threads: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<(ResourceKey, Digest)>, SourceError> {
+    let mut jobs = jobs(files, method);
+    // Longest first: keeps every core busy until the end on uneven file sizes.
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.range.map_or(j.file.size, |(s, e)| e - s)));
+    let threads = threads.max(1).min(jobs.len().max(1));
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<(ResourceKey, Digest)>> = Mutex::new(Vec::with_capacity(jobs.len()));
+    let first_error: Mutex<Option<SourceError>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut buf = vec![0u8; READ_BUFFER];
+                loop {
+                    if failed.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { return };
+                    match hash_job(job, algorithm, &mut buf, progress) {
+                        Ok(r) => {
+                            if let Ok(mut v) = results.lock() {
+                                v.push(r);
+                            }
+                        }
+                        Err(e) => {
+                            failed.store(true, Ordering::Relaxed);
+                            if let Ok(mut slot) = first_error.lock() {
+                                slot.get_or_insert(e);
+                            }
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    Ok(results.into_inner().unwrap_or_default())
+}
+
+fn hash_job(
+    job: &Job<'_>,
+    algorithm: HashAlgorithm,
+    buf: &mut [u8],
+    progress: &dyn Progress,
+) -> Result<(ResourceKey, Digest), SourceError> {
+    let path = &job.file.path;
+    let io = |source| SourceError::Io { path: path.clone(), source };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = algorithm.hasher();
+    match job.range {
+        None => {
+            // Whole file to EOF, as model_signing does.
+            loop {
+                let n = match f.read(buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(io(e)),
+                };
+                hasher.update(&buf[..n]);
+                progress.advance(n as u64);
+            }
+            Ok((ResourceKey::file(&job.file.name), hasher.finalize()))
+        }
+        Some((start, end)) => {
+            f.seek(SeekFrom::Start(start)).map_err(io)?;
+            let mut left = end - start;
+            while left > 0 {
+                let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+                let n = match f.read(&mut buf[..want]) {
+                    Ok(0) => {
+                        return Err(SourceError::Changed {
+                            path: path.clone(),
+                            expected: job.file.size,
+                            read: end - left,
+                        });
+                    }
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(io(e)),
+                };
+                hasher.update(&buf[..n]);
+                progress.advance(n as u64);
+                left -= n as u64;
+            }
+            Ok((ResourceKey::shard(&job.file.name, start, end), hasher.finalize()))
+        }
+    }
+}
+
+/// Number of hashing threads to use by default: one per available core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(dir: &std::path::Path, name: &str, data: &[u8]) -> std::io::Result<ModelFile> {
+        let path = dir.join(name);
+        std::fs::write(&path, data)?;
+        Ok(ModelFile { name: name.into(), path, size: data.len() as u64 })
+    }
+
+    #[test]
+    fn files_and_shards_match_direct_hashing() -> Result<(), Box<dyn std::error::Error>> {
+        let t = tempfile::tempdir()?;
+        let big: Vec<u8> = (0..(3 * READ_BUFFER + 17)).map(|i| (i % 251) as u8).collect();
+        let files = vec![file(t.path(), "big", &big)?, file(t.path(), "empty", b"")?];
+        let mut r = hash_files(&files, Method::Files, HashAlgorithm::Sha256, 4, &NoProgress)?;
+        r.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].1, HashAlgorithm::Sha256.digest(&big));
+        assert_eq!(r[1].1, HashAlgorithm::Sha256.digest(b""));
+
+        let size = READ_BUFFER as u64 + 5;
+        let mut s = hash_files(&files, Method::Shards { shard_size: size }, HashAlgorithm::Sha256, 2, &NoProgress)?;
+        s.sort_by(|a, b| a.0.cmp(&b.0));
+        // The empty file has no shard; the big one has four, the last one short.
+        assert_eq!(s.len(), 4);
+        assert_eq!(s[0].0.name(), format!("big:0:{size}"));
+        assert_eq!(s[3].0.name(), format!("big:{}:{}", 3 * size, big.len()));
+        assert_eq!(s[1].1, HashAlgorithm::Sha256.digest(&big[size as usize..2 * size as usize]));
+        Ok(())
+    }
+
+    #[test]
+    fn missing_file_is_an_error_naming_it() -> Result<(), Box<dyn std::error::Error>> {
+        let t = tempfile::tempdir()?;
+        let gone = ModelFile { name: "gone".into(), path: t.path().join("gone"), size: 1 };
+        let e = hash_files(&[gone], Method::Files, HashAlgorithm::Sha256, 1, &NoProgress);
+        assert!(matches!(e, Err(SourceError::Io { ref path, .. }) if path.ends_with("gone")));
+        Ok(())
+    }
+}

@@ -1,0 +1,19 @@
+//! `modelsig-common`: everything the modelsig-oci binaries share.
+//!
+//! Formats (Sigstore bundle, DSSE, in-toto Statement v1, the model_signing predicates),
+//! the hashing engine, key and certificate handling, keyless (Sigstore) verification, and
+//! the high-level sign / verify operations used by `modelsig-translate`, `oras-modelsig`
+//! and `cosign-modelsig`.
+#![deny(missing_docs)]
+
+pub mod bundle;
+pub mod digest;
+pub mod dsse;
+pub mod errors;
+pub mod hashing;
+pub mod intoto;
+pub mod keys;
+pub mod manifest;
+pub mod model_dir;
+pub mod predicate;
+pub mod x509;
