@@ -172,10 +172,17 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_reject_unknown() {
-        for a in [HashAlgorithm::Sha256, HashAlgorithm::Blake2b, HashAlgorithm::Blake3] {
+        for a in [
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Blake2b,
+            HashAlgorithm::Blake3,
+        ] {
             assert_eq!(HashAlgorithm::from_name(a.name()).ok(), Some(a));
         }
-        assert_eq!(HashAlgorithm::from_name("blake2").ok(), Some(HashAlgorithm::Blake2b));
+        assert_eq!(
+            HashAlgorithm::from_name("blake2").ok(),
+            Some(HashAlgorithm::Blake2b)
+        );
         assert!(HashAlgorithm::from_name("md5").is_err());
     }
 

@@ -65,7 +65,10 @@ impl PartialEq for PublicKey {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, KeyError> {
-    std::fs::read(path).map_err(|source| KeyError::Io { path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Parses PEM text into (label, DER), with the file named in errors.
@@ -83,8 +86,10 @@ impl PublicKey {
         } else if let Ok(k) = p384::PublicKey::from_public_key_der(der) {
             Verifying::P384(k.into())
         } else if let Ok(k) = p521::PublicKey::from_public_key_der(der) {
-            Verifying::P521(ecdsa::VerifyingKey::from_affine(*k.as_affine())
-                .map_err(|_| KeyError::invalid(what, "invalid P-521 point"))?)
+            Verifying::P521(
+                ecdsa::VerifyingKey::from_affine(*k.as_affine())
+                    .map_err(|_| KeyError::invalid(what, "invalid P-521 point"))?,
+            )
         } else {
             return Err(KeyError::invalid(
                 what,
@@ -113,7 +118,10 @@ impl PublicKey {
     pub fn from_pem(text: &[u8], what: &str) -> Result<Self, KeyError> {
         let (label, der) = pem_decode(text, what)?;
         if label != "PUBLIC KEY" {
-            return Err(KeyError::invalid(what, format!("expected a PUBLIC KEY PEM block, found {label}")));
+            return Err(KeyError::invalid(
+                what,
+                format!("expected a PUBLIC KEY PEM block, found {label}"),
+            ));
         }
         Self::from_spki_der(&der, what)
     }
@@ -242,10 +250,18 @@ impl PrivateKey {
                 } else if let Ok(k) = p521::SecretKey::from_sec1_der(&der) {
                     Signing::P521(k.into())
                 } else {
-                    return Err(KeyError::invalid(what, "not a P-256, P-384 or P-521 SEC1 key"));
+                    return Err(KeyError::invalid(
+                        what,
+                        "not a P-256, P-384 or P-521 SEC1 key",
+                    ));
                 }
             }
-            other => return Err(KeyError::invalid(what, format!("expected a private key PEM block, found {other}"))),
+            other => {
+                return Err(KeyError::invalid(
+                    what,
+                    format!("expected a private key PEM block, found {other}"),
+                ));
+            }
         };
         let spki = match &key {
             Signing::P256(k) => p256::PublicKey::from(k.verifying_key()).to_public_key_der(),
@@ -282,7 +298,8 @@ impl PrivateKey {
     /// Signs `msg` (hashed with the curve's hash); returns an ASN.1 DER signature.
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
         let digest = self.public.curve().digest(msg);
-        let err = |e: ecdsa::Error| KeyError::invalid("signing key", format!("signing failed: {e}"));
+        let err =
+            |e: ecdsa::Error| KeyError::invalid("signing key", format!("signing failed: {e}"));
         Ok(match &self.key {
             Signing::P256(k) => {
                 let s: ecdsa::Signature<p256::NistP256> = k.sign_prehash(&digest).map_err(err)?;

@@ -12,8 +12,17 @@ pub mod dsse;
 pub mod errors;
 pub mod hashing;
 pub mod intoto;
+pub mod keyless;
 pub mod keys;
 pub mod manifest;
 pub mod model_dir;
 pub mod predicate;
+pub mod report;
+pub mod signing;
+pub mod source;
+pub mod verifying;
+pub mod workflow;
 pub mod x509;
+
+#[cfg(feature = "cli")]
+pub mod cli;

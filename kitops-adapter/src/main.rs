@@ -1,1 +1,140 @@
-fn main() {}
+//! `modelsig-translate`: sign and verify models exactly like model_signing, with the same
+//! subcommands and flags. All format and crypto logic lives in `modelsig-common`.
+
+use anyhow::Result;
+use clap::{CommandFactory, Parser, Subcommand};
+use modelsig_common::cli::{HashingArgs, SerializationArgs, SignCommand, VerifyCommand};
+use modelsig_common::errors::Error;
+use modelsig_common::report::{OutputFormat, render_error};
+use modelsig_common::source::ModelRef;
+use modelsig_common::workflow;
+
+/// Sign and verify ML models, byte-compatible with model_signing (sigstore model-transparency).
+#[derive(Parser)]
+#[command(name = "modelsig-translate", version, about, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXAMPLES: &str = "Examples:
+  modelsig-translate sign key ./model --private_key key.pem --signature model.sig
+  modelsig-translate verify key ./model --public_key key.pub --signature model.sig
+  modelsig-translate verify sigstore ./model --identity me@example.com \\
+      --identity_provider https://accounts.google.com --signature model.sig
+  modelsig-translate manifest ./model
+
+Exit codes: 0 verified/succeeded, 1 verification failed, 2 bad usage or unreadable input.";
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign a model (writes a Sigstore bundle like `model_signing sign`).
+    Sign {
+        #[command(subcommand)]
+        method: SignCommand,
+    },
+    /// Verify a model against a signature (like `model_signing verify`).
+    Verify {
+        #[command(subcommand)]
+        method: VerifyCommand,
+    },
+    /// Print the manifest (resources and digests model_signing would sign) as JSON.
+    #[command(after_help = "Example:\n  modelsig-translate manifest ./model > manifest.json")]
+    Manifest {
+        /// The model: a directory or a single file.
+        #[arg(value_name = "MODEL")]
+        model: String,
+        #[command(flatten)]
+        hashing: HashingArgs,
+        #[command(flatten)]
+        serialization: SerializationArgs,
+    },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  modelsig-translate completions bash > /etc/bash_completion.d/modelsig-translate"
+    )]
+    Completions {
+        /// Target shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
+    match cli.command {
+        Command::Sign { method } => {
+            let (common, material) = method.parts();
+            let format = common.output.output;
+            let fail = |e: Error| (e, format);
+            let material = material.map_err(|e| fail(e.into()))?;
+            let ser = common.serialization.serialization().map_err(fail)?;
+            let report = workflow::sign_model(
+                &ModelRef::parse(&common.model),
+                &common.signature,
+                &material,
+                &common.hashing.options(),
+                ser,
+            )
+            .map_err(fail)?;
+            print!("{}", report.render(format));
+            Ok(0)
+        }
+        Command::Verify { method } => {
+            let (common, policy) = method.parts();
+            let format = common.output.output;
+            let policy = policy.map_err(|e| (e, format))?;
+            let report = workflow::verify_model(
+                &ModelRef::parse(&common.model),
+                &common.signature,
+                &policy,
+                &common.hashing.options(),
+                common.ignore_unsigned_files,
+            )
+            .map_err(|e| (e, format))?;
+            let text = report.render(format);
+            if report.verified || format == OutputFormat::Json {
+                print!("{text}");
+            } else {
+                eprint!("{text}");
+            }
+            Ok(report.exit_code())
+        }
+        Command::Manifest {
+            model,
+            hashing,
+            serialization,
+        } => {
+            let fail = |e: Error| (e, OutputFormat::Json);
+            let ser = serialization.serialization().map_err(fail)?;
+            let m = workflow::compute_manifest(&ModelRef::parse(&model), &hashing.options(), ser)
+                .map_err(fail)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&m.to_json()).unwrap_or_default()
+            );
+            Ok(0)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "modelsig-translate",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let code = match run(Cli::parse()) {
+        Ok(code) => code,
+        Err((e, format)) => {
+            match format {
+                OutputFormat::Json => print!("{}", render_error(&e, format)),
+                OutputFormat::Text => eprint!("{}", render_error(&e, format)),
+            }
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

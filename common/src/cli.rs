@@ -1,0 +1,409 @@
+//! Command-line arguments shared by the binaries, spelled exactly like model_signing's CLI
+//! (`model_signing/_cli.py`): `sign|verify {key,certificate,sigstore}`, `--signature`,
+//! `--private_key`, `--password`, `--public_key`, `--signing_certificate`,
+//! `--certificate_chain`, `--identity`, `--identity_provider`, `--trust_config`,
+//! `--ignore-paths`, `--ignore-git-paths/--no-ignore-git-paths`, `--allow_symlinks`,
+//! `--ignore_unsigned_files`.
+
+use crate::digest::HashAlgorithm;
+use crate::errors::{Error, KeyError};
+use crate::keyless::{IdentityPolicy, trust_root::TrustedRoot};
+use crate::keys::PublicKey;
+use crate::manifest::{DEFAULT_SHARD_SIZE, Method};
+use crate::report::OutputFormat;
+use crate::signing::SigningMaterial;
+use crate::verifying::TrustPolicy;
+use crate::workflow::{HashOptions, SignSerialization};
+use crate::x509::Cert;
+use clap::{Args, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+
+/// Options that control which files are hashed.
+#[derive(Debug, Clone, Args)]
+pub struct HashingArgs {
+    /// File paths to ignore when signing or verifying (repeatable).
+    #[arg(long = "ignore-paths", value_name = "IGNORE_PATHS")]
+    pub ignore_paths: Vec<PathBuf>,
+    /// Ignore git-related files (.git, .gitattributes, .github, .gitignore) [default].
+    #[arg(long = "ignore-git-paths", overrides_with = "no_ignore_git_paths")]
+    pub ignore_git_paths: bool,
+    /// Include git-related files.
+    #[arg(long = "no-ignore-git-paths")]
+    pub no_ignore_git_paths: bool,
+    /// Follow symbolic links to files instead of failing on them.
+    #[arg(long = "allow_symlinks")]
+    pub allow_symlinks: bool,
+    /// Hashing threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Do not show a progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl HashingArgs {
+    /// Converts to library options.
+    pub fn options(&self) -> HashOptions {
+        HashOptions {
+            ignore_paths: self.ignore_paths.clone(),
+            ignore_git_paths: !self.no_ignore_git_paths,
+            allow_symlinks: self.allow_symlinks,
+            threads: self
+                .threads
+                .unwrap_or_else(crate::hashing::default_threads)
+                .max(1),
+            quiet: self.quiet,
+        }
+    }
+}
+
+/// `--output`.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// Serialization method for signing.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MethodArg {
+    /// One resource per file (model_signing's default).
+    Files,
+    /// Files cut into shards of --shard_size bytes.
+    Shards,
+}
+
+/// Hash algorithm for signing.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum HashArg {
+    /// SHA-256 (default).
+    Sha256,
+    /// BLAKE2b-512.
+    Blake2b,
+    /// BLAKE3.
+    Blake3,
+}
+
+/// How to serialize when signing (extensions over model_signing's CLI, which exposes
+/// these only through its Python API).
+#[derive(Debug, Clone, Args)]
+pub struct SerializationArgs {
+    /// Serialization method.
+    #[arg(long = "serialization", value_enum, default_value_t = MethodArg::Files)]
+    pub method: MethodArg,
+    /// Shard size in bytes for --serialization shards.
+    #[arg(long = "shard_size", default_value_t = DEFAULT_SHARD_SIZE)]
+    pub shard_size: u64,
+    /// Hash algorithm.
+    #[arg(long = "hash_type", value_enum, default_value_t = HashArg::Sha256)]
+    pub hash: HashArg,
+}
+
+impl SerializationArgs {
+    /// Converts to library options.
+    pub fn serialization(&self) -> Result<SignSerialization, Error> {
+        let method = match self.method {
+            MethodArg::Files => Method::Files,
+            MethodArg::Shards if self.shard_size == 0 => {
+                return Err(Error::Usage("--shard_size must be positive".into()));
+            }
+            MethodArg::Shards => Method::Shards {
+                shard_size: self.shard_size,
+            },
+        };
+        let hash = match self.hash {
+            HashArg::Sha256 => HashAlgorithm::Sha256,
+            HashArg::Blake2b => HashAlgorithm::Blake2b,
+            HashArg::Blake3 => HashAlgorithm::Blake3,
+        };
+        Ok(SignSerialization { method, hash })
+    }
+}
+
+/// `sign <method>` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SignCommand {
+    /// Sign with an elliptic-curve private key (P-256, P-384, P-521).
+    #[command(
+        after_help = "Example:\n  sign key ./model --private_key key.pem --signature model.sig"
+    )]
+    Key(SignArgs<KeyMaterial>),
+    /// Sign with a private key and its certificate chain.
+    #[command(
+        after_help = "Example:\n  sign certificate ./model --private_key key.pem \\\n      --signing_certificate cert.pem --certificate_chain chain.pem --signature model.sig"
+    )]
+    Certificate(SignArgs<CertificateMaterial>),
+}
+
+impl SignCommand {
+    /// The common arguments and the loaded signing material.
+    pub fn parts(&self) -> (&SignCommon, Result<SigningMaterial, KeyError>) {
+        match self {
+            SignCommand::Key(a) => (&a.common, a.material.load()),
+            SignCommand::Certificate(a) => (&a.common, a.material.load()),
+        }
+    }
+}
+
+/// Arguments of every `sign` method.
+#[derive(Debug, Clone, Args)]
+pub struct SignArgs<M: Args> {
+    /// Method-specific key material.
+    #[command(flatten)]
+    pub material: M,
+    /// Everything else.
+    #[command(flatten)]
+    pub common: SignCommon,
+}
+
+/// Arguments every `sign` method shares.
+#[derive(Debug, Clone, Args)]
+pub struct SignCommon {
+    /// The model: a directory or a single file.
+    #[arg(value_name = "MODEL")]
+    pub model: String,
+    /// Location of the signature file to generate.
+    #[arg(long, value_name = "SIGNATURE_PATH", default_value = "model.sig")]
+    pub signature: PathBuf,
+    /// Which files are hashed.
+    #[command(flatten)]
+    pub hashing: HashingArgs,
+    /// How they are serialized.
+    #[command(flatten)]
+    pub serialization: SerializationArgs,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `sign key` material.
+#[derive(Debug, Clone, Args)]
+pub struct KeyMaterial {
+    /// Path to the private key, as a PEM-encoded file.
+    #[arg(long = "private_key", value_name = "PRIVATE_KEY")]
+    pub private_key: PathBuf,
+    /// Password for the key encryption, if any.
+    #[arg(long, env = "MODELSIG_KEY_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+}
+
+impl KeyMaterial {
+    fn load(&self) -> Result<SigningMaterial, KeyError> {
+        SigningMaterial::key(&self.private_key, self.password.as_deref())
+    }
+}
+
+/// `sign certificate` material.
+#[derive(Debug, Clone, Args)]
+pub struct CertificateMaterial {
+    /// The private key.
+    #[command(flatten)]
+    pub key: KeyMaterial,
+    /// Path to the signing certificate, as a PEM-encoded file.
+    #[arg(long = "signing_certificate", value_name = "CERTIFICATE_PATH")]
+    pub signing_certificate: PathBuf,
+    /// Certificates of the chain (repeatable, or all in one file).
+    #[arg(long = "certificate_chain", value_name = "CERTIFICATE_PATH")]
+    pub certificate_chain: Vec<PathBuf>,
+}
+
+impl CertificateMaterial {
+    fn load(&self) -> Result<SigningMaterial, KeyError> {
+        SigningMaterial::certificate(
+            &self.key.private_key,
+            &self.signing_certificate,
+            &self.certificate_chain,
+            self.key.password.as_deref(),
+        )
+    }
+}
+
+/// `verify <method>` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum VerifyCommand {
+    /// Verify with the public key paired with the signing key.
+    #[command(
+        after_help = "Example:\n  verify key ./model --public_key key.pub --signature model.sig"
+    )]
+    Key(VerifyArgs<KeyTrust>),
+    /// Verify a certificate-signed model against trusted certificates.
+    #[command(
+        after_help = "Example:\n  verify certificate ./model --certificate_chain ca.pem --signature model.sig"
+    )]
+    Certificate(VerifyArgs<CertificateTrust>),
+    /// Verify a Sigstore keyless signature, offline.
+    #[command(
+        after_help = "Example:\n  verify sigstore ./model --identity me@example.com \\\n      --identity_provider https://accounts.google.com --trust_config trust_config.json --signature model.sig"
+    )]
+    Sigstore(VerifyArgs<SigstoreTrust>),
+}
+
+impl VerifyCommand {
+    /// The common arguments and the trust policy.
+    pub fn parts(&self) -> (&VerifyCommon, Result<TrustPolicy, Error>) {
+        match self {
+            VerifyCommand::Key(a) => (&a.common, a.trust.policy()),
+            VerifyCommand::Certificate(a) => (&a.common, a.trust.policy()),
+            VerifyCommand::Sigstore(a) => (&a.common, a.trust.policy()),
+        }
+    }
+}
+
+/// Arguments of every `verify` method.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs<T: Args> {
+    /// Method-specific trust material.
+    #[command(flatten)]
+    pub trust: T,
+    /// Everything else.
+    #[command(flatten)]
+    pub common: VerifyCommon,
+}
+
+/// Arguments every `verify` method shares.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyCommon {
+    /// The model: a directory or a single file.
+    #[arg(value_name = "MODEL")]
+    pub model: String,
+    /// Location of the signature file to verify.
+    #[arg(long, value_name = "SIGNATURE_PATH")]
+    pub signature: PathBuf,
+    /// Which files are hashed.
+    #[command(flatten)]
+    pub hashing: HashingArgs,
+    /// Ignore all files that were not originally signed.
+    #[arg(
+        long = "ignore_unsigned_files",
+        overrides_with = "no_ignore_unsigned_files"
+    )]
+    pub ignore_unsigned_files: bool,
+    /// Fail on files that were not signed [default].
+    #[arg(long = "no-ignore_unsigned_files")]
+    pub no_ignore_unsigned_files: bool,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `verify key` trust material.
+#[derive(Debug, Clone, Args)]
+pub struct KeyTrust {
+    /// Path to the public key used for verification.
+    #[arg(long = "public_key", value_name = "PUBLIC_KEY")]
+    pub public_key: PathBuf,
+}
+
+/// `verify certificate` trust material.
+#[derive(Debug, Clone, Args)]
+pub struct CertificateTrust {
+    /// Trusted certificates (repeatable, or all in one file). Default: the system roots.
+    #[arg(long = "certificate_chain", value_name = "CERTIFICATE_PATH")]
+    pub certificate_chain: Vec<PathBuf>,
+    /// Print SHA-256 fingerprints of the trusted certificates.
+    #[arg(long = "log_fingerprints")]
+    pub log_fingerprints: bool,
+}
+
+/// `verify sigstore` trust material.
+#[derive(Debug, Clone, Args)]
+pub struct SigstoreTrust {
+    /// The expected identity of the signer (e.g. name@example.com).
+    #[arg(long)]
+    pub identity: String,
+    /// The expected OpenID Connect issuer of the identity.
+    #[arg(long = "identity_provider", value_name = "URL")]
+    pub identity_provider: String,
+    /// Client trust configuration or trusted root JSON (default: built-in public-good root).
+    #[arg(long = "trust_config", value_name = "TRUST_CONFIG_PATH")]
+    pub trust_config: Option<PathBuf>,
+    /// Use Sigstore's staging instance (needs --trust_config here: no TUF client).
+    #[arg(long = "use_staging")]
+    pub use_staging: bool,
+}
+
+/// Common system trust store locations (for `verify certificate` without a chain).
+const SYSTEM_ROOTS: [&str; 3] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+];
+
+fn load_certs(path: &Path) -> Result<Vec<Cert>, Error> {
+    let text = std::fs::read(path).map_err(|source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let certs = Cert::from_pem_chain(&text)
+        .map_err(|e| KeyError::invalid(path.display().to_string(), e))?;
+    if certs.is_empty() {
+        return Err(KeyError::invalid(path.display().to_string(), "no certificate in file").into());
+    }
+    Ok(certs)
+}
+
+impl KeyTrust {
+    fn policy(&self) -> Result<TrustPolicy, Error> {
+        Ok(TrustPolicy::Key(PublicKey::from_pem_file(
+            &self.public_key,
+        )?))
+    }
+}
+
+impl CertificateTrust {
+    fn policy(&self) -> Result<TrustPolicy, Error> {
+        let mut anchors = Vec::new();
+        if self.certificate_chain.is_empty() {
+            let sys = SYSTEM_ROOTS
+                .iter()
+                .map(Path::new)
+                .find(|p| p.exists())
+                .ok_or_else(|| {
+                    Error::Usage("no --certificate_chain and no system trust store found".into())
+                })?;
+            anchors.extend(load_certs(sys)?);
+        } else {
+            for p in &self.certificate_chain {
+                anchors.extend(load_certs(p)?);
+            }
+        }
+        if self.log_fingerprints {
+            for c in &anchors {
+                eprintln!(
+                    "[  init  ] sha256 Fingerprint: {} {}",
+                    c.fingerprint(),
+                    c.subject()
+                );
+            }
+        }
+        Ok(TrustPolicy::Certificate { anchors })
+    }
+}
+
+impl SigstoreTrust {
+    fn policy(&self) -> Result<TrustPolicy, Error> {
+        let root = match &self.trust_config {
+            Some(p) => {
+                let bytes = std::fs::read(p).map_err(|source| KeyError::Io {
+                    path: p.clone(),
+                    source,
+                })?;
+                TrustedRoot::from_json(&bytes, &p.display().to_string())?
+            }
+            None if self.use_staging => {
+                return Err(Error::Usage(
+                    "--use_staging needs --trust_config with the staging trusted root (no network TUF client)".into(),
+                ));
+            }
+            None => TrustedRoot::builtin()?,
+        };
+        Ok(TrustPolicy::Sigstore {
+            root: Box::new(root),
+            identity: IdentityPolicy {
+                identity: self.identity.clone(),
+                issuer: self.identity_provider.clone(),
+            },
+        })
+    }
+}

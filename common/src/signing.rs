@@ -1,0 +1,130 @@
+//! Signing a manifest into a Sigstore bundle, as model_signing's key and certificate
+//! signers do (`_signing/sign_ec_key.py`, `sign_certificate.py`): the in-toto statement is
+//! the DSSE payload, the signature is ECDSA over its PAE, and the bundle's verification
+//! material is the key hint or the certificate chain (leaf first), with no log entries.
+
+use crate::bundle::{
+    BUNDLE_V03, Bundle, CertificateChain, PublicKeyIdentifier, RawBytes, VerificationMaterial,
+};
+use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, pae};
+use crate::errors::KeyError;
+use crate::keys::PrivateKey;
+use crate::manifest::Manifest;
+use crate::predicate::statement_for;
+use crate::x509::Cert;
+use std::path::{Path, PathBuf};
+
+/// The private key and what the bundle says about it.
+pub enum SigningMaterial {
+    /// A bare key: the bundle carries its hint.
+    Key(PrivateKey),
+    /// A key with its certificate and chain: the bundle carries the chain.
+    Certificate {
+        /// The signing key.
+        key: PrivateKey,
+        /// Leaf first, then the chain as given.
+        chain: Vec<Cert>,
+    },
+}
+
+impl SigningMaterial {
+    /// Loads a private key file.
+    pub fn key(path: &Path, password: Option<&str>) -> Result<Self, KeyError> {
+        Ok(Self::Key(PrivateKey::from_pem_file(path, password)?))
+    }
+
+    /// Loads a key, its certificate and chain files; the certificate must hold the key's
+    /// public half.
+    pub fn certificate(
+        key: &Path,
+        certificate: &Path,
+        chain: &[PathBuf],
+        password: Option<&str>,
+    ) -> Result<Self, KeyError> {
+        let key = PrivateKey::from_pem_file(key, password)?;
+        let load = |p: &Path| -> Result<Vec<Cert>, KeyError> {
+            let text = std::fs::read(p).map_err(|source| KeyError::Io {
+                path: p.to_path_buf(),
+                source,
+            })?;
+            Cert::from_pem_chain(&text).map_err(|e| KeyError::invalid(p.display().to_string(), e))
+        };
+        let mut certs = load(certificate)?;
+        if certs.len() != 1 {
+            return Err(KeyError::invalid(
+                certificate.display().to_string(),
+                format!("expected one signing certificate, found {}", certs.len()),
+            ));
+        }
+        let leaf_key = certs[0]
+            .ec_public_key()
+            .map_err(|e| KeyError::invalid(certificate.display().to_string(), e))?;
+        if &leaf_key != key.public_key() {
+            return Err(KeyError::invalid(
+                certificate.display().to_string(),
+                "the certificate's public key does not match the private key",
+            ));
+        }
+        for p in chain {
+            certs.extend(load(p)?);
+        }
+        Ok(Self::Certificate { key, chain: certs })
+    }
+
+    fn private_key(&self) -> &PrivateKey {
+        match self {
+            Self::Key(k) | Self::Certificate { key: k, .. } => k,
+        }
+    }
+}
+
+/// Signs a manifest; returns the bundle.
+pub fn sign_manifest(manifest: &Manifest, material: &SigningMaterial) -> Result<Bundle, KeyError> {
+    let payload = statement_for(manifest).to_payload();
+    let signature = material
+        .private_key()
+        .sign(&pae(IN_TOTO_PAYLOAD_TYPE, &payload))?;
+    let verification_material = match material {
+        SigningMaterial::Key(k) => VerificationMaterial {
+            public_key: Some(PublicKeyIdentifier {
+                hint: Some(k.public_key().hint()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        SigningMaterial::Certificate { chain, .. } => VerificationMaterial {
+            x509_certificate_chain: Some(CertificateChain {
+                certificates: chain.iter().map(|c| RawBytes::new(c.der())).collect(),
+            }),
+            ..Default::default()
+        },
+    };
+    Ok(Bundle {
+        media_type: BUNDLE_V03.to_owned(),
+        verification_material,
+        dsse_envelope: Some(Envelope::new(IN_TOTO_PAYLOAD_TYPE, &payload, &signature)),
+        message_signature: None,
+    })
+}
+
+/// Writes bytes to `path` atomically: a temporary file in the same directory, renamed
+/// over the target only once complete.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), crate::errors::OutputError> {
+    use std::io::Write;
+    let err = |source| crate::errors::OutputError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".modelsig-")
+        .tempfile_in(&dir)
+        .map_err(err)?;
+    tmp.write_all(bytes).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}

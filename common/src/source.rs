@@ -1,0 +1,233 @@
+//! Model sources: where the files of a model come from.
+//!
+//! A `MODEL` argument names a local directory or file, or (in later work) an OCI image
+//! layout (`oci:PATH[:TAG|@DIGEST]`), a KitOps ModelKit in local storage (`kit:REF`) or a
+//! registry reference (`registry:REF`). Every source yields the same [`Manifest`] that
+//! model_signing would compute on the unpacked directory, so signing and verification do
+//! not care where the bytes live.
+
+use crate::errors::SourceError;
+use crate::hashing::{self, Progress};
+use crate::manifest::{Manifest, ResourceKey, Serialization};
+use crate::model_dir::{self, WalkOptions};
+use std::path::{Path, PathBuf};
+
+/// A parsed `MODEL` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelRef {
+    /// A local directory or single file.
+    Dir(PathBuf),
+    /// An OCI image layout with an optional tag or digest.
+    OciLayout {
+        /// Layout directory.
+        path: PathBuf,
+        /// Tag or `@sha256:…` digest.
+        reference: Option<String>,
+    },
+    /// A ModelKit in KitOps local storage.
+    Kit(String),
+    /// A model in an OCI registry.
+    Registry(String),
+}
+
+impl ModelRef {
+    /// Parses a `MODEL` argument. Anything without a recognized prefix is a local path.
+    pub fn parse(s: &str) -> Self {
+        if let Some(rest) = s.strip_prefix("oci:") {
+            let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+            let (path, reference) = if let Some(i) = rest.rfind('@').filter(|i| *i >= last_slash) {
+                (&rest[..i], Some(rest[i..].to_owned()))
+            } else if let Some(i) = rest[last_slash..].rfind(':').map(|i| i + last_slash) {
+                (&rest[..i], Some(rest[i + 1..].to_owned()))
+            } else {
+                (rest, None)
+            };
+            return Self::OciLayout {
+                path: PathBuf::from(path),
+                reference,
+            };
+        }
+        if let Some(rest) = s.strip_prefix("kit:") {
+            return Self::Kit(rest.to_owned());
+        }
+        if let Some(rest) = s.strip_prefix("registry:") {
+            return Self::Registry(rest.to_owned());
+        }
+        Self::Dir(PathBuf::from(s))
+    }
+
+    /// The local path, for a directory source.
+    pub fn as_dir(&self) -> Option<&Path> {
+        match self {
+            Self::Dir(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ModelRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Dir(p) => write!(f, "{}", p.display()),
+            Self::OciLayout {
+                path,
+                reference: None,
+            } => write!(f, "oci:{}", path.display()),
+            Self::OciLayout {
+                path,
+                reference: Some(r),
+            } if r.starts_with('@') => write!(f, "oci:{}{r}", path.display()),
+            Self::OciLayout {
+                path,
+                reference: Some(r),
+            } => write!(f, "oci:{}:{r}", path.display()),
+            Self::Kit(r) => write!(f, "kit:{r}"),
+            Self::Registry(r) => write!(f, "registry:{r}"),
+        }
+    }
+}
+
+/// Hashing parameters shared by all sources.
+#[derive(Debug, Clone)]
+pub struct HashRequest {
+    /// Method, algorithm, symlink policy and the full ignore list (relative to the root).
+    pub serialization: Serialization,
+    /// When set, only these file paths are hashed (`--ignore_unsigned_files`).
+    pub only: Option<Vec<String>>,
+    /// Worker threads.
+    pub threads: usize,
+}
+
+/// What hashing a source produced.
+pub struct Hashed {
+    /// The computed manifest.
+    pub manifest: Manifest,
+    /// Bytes read from the source.
+    pub bytes_read: u64,
+}
+
+/// A place models are read from.
+pub trait ModelSource {
+    /// The informative model name.
+    fn model_name(&self) -> String;
+    /// Paths (relative to the model root) that model_signing's CLI would resolve the
+    /// signature file to, so it is left out of the manifest.
+    fn relative_path_of(&self, path: &Path) -> Option<String>;
+    /// Computes the manifest.
+    fn hash(
+        &self,
+        req: &HashRequest,
+        progress: &dyn Fn(u64) -> Box<dyn Progress>,
+    ) -> Result<Hashed, SourceError>;
+}
+
+/// A local directory (or single file).
+pub struct DirSource {
+    path: PathBuf,
+}
+
+impl DirSource {
+    /// Opens a local path.
+    pub fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+        }
+    }
+}
+
+impl ModelSource for DirSource {
+    fn model_name(&self) -> String {
+        model_dir::model_name(&self.path)
+    }
+
+    fn relative_path_of(&self, path: &Path) -> Option<String> {
+        model_dir::resolve_cli_ignore_paths(&self.path, &[path.to_path_buf()])
+            .into_iter()
+            .next()
+    }
+
+    fn hash(
+        &self,
+        req: &HashRequest,
+        progress: &dyn Fn(u64) -> Box<dyn Progress>,
+    ) -> Result<Hashed, SourceError> {
+        let ser = &req.serialization;
+        let opts = WalkOptions {
+            allow_symlinks: ser.allow_symlinks,
+            ignore_paths: ser.ignore_paths.clone(),
+        };
+        let files = model_dir::list_files(&self.path, &opts, req.only.as_deref())?;
+        let total = hashing::total_bytes(&files);
+        let bar = progress(total);
+        let items = hashing::hash_files(&files, ser.method, ser.hash, req.threads, bar.as_ref())?;
+        Ok(Hashed {
+            manifest: Manifest::new(self.model_name(), ser.clone(), items),
+            bytes_read: total,
+        })
+    }
+}
+
+/// Opens a model reference.
+pub fn open(model: &ModelRef) -> Result<Box<dyn ModelSource>, SourceError> {
+    match model {
+        ModelRef::Dir(p) => Ok(Box::new(DirSource::new(p))),
+        other => Err(SourceError::Unsupported {
+            reference: other.to_string(),
+            reason: "OCI layouts, ModelKits and registry references are not readable by this build yet; \
+                     give a local model directory"
+                .into(),
+        }),
+    }
+}
+
+/// The file paths a signed manifest covers (shards collapse to their file).
+pub fn signed_paths(manifest: &Manifest) -> Vec<String> {
+    let mut v: Vec<String> = manifest.items().map(|(k, _)| k.path().to_owned()).collect();
+    v.dedup();
+    v.sort_by(|a, b| ResourceKey::file(a).cmp(&ResourceKey::file(b)));
+    v.dedup();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_model_references() {
+        assert_eq!(ModelRef::parse("./m"), ModelRef::Dir("./m".into()));
+        assert_eq!(
+            ModelRef::parse("oci:/tmp/l:v1"),
+            ModelRef::OciLayout {
+                path: "/tmp/l".into(),
+                reference: Some("v1".into())
+            }
+        );
+        assert_eq!(
+            ModelRef::parse("oci:/tmp/l@sha256:ab"),
+            ModelRef::OciLayout {
+                path: "/tmp/l".into(),
+                reference: Some("@sha256:ab".into())
+            }
+        );
+        assert_eq!(
+            ModelRef::parse("oci:/tmp/l@sha256:ab").to_string(),
+            "oci:/tmp/l@sha256:ab"
+        );
+        assert_eq!(
+            ModelRef::parse("oci:dir"),
+            ModelRef::OciLayout {
+                path: "dir".into(),
+                reference: None
+            }
+        );
+        assert_eq!(
+            ModelRef::parse("kit:my/model:1"),
+            ModelRef::Kit("my/model:1".into())
+        );
+        assert_eq!(
+            ModelRef::parse("oci:/tmp/l:v1").to_string(),
+            "oci:/tmp/l:v1"
+        );
+    }
+}
