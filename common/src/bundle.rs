@@ -1,7 +1,7 @@
 //! Sigstore bundles (`model.sig`): reading v0.1–v0.3, writing v0.3.
 //!
 //! Spec: sigstore/protobuf-specs `protos/sigstore_bundle.proto` and `sigstore_rekor.proto`
-//! (protojson field names). These are plain serde types instead of `sigstore_protobuf_specs`
+//! (protojson field names; unknown fields are rejected, as protojson does). These are plain serde types instead of `sigstore_protobuf_specs`
 //! so that unknown fields and the three media-type generations are handled in one place and
 //! the written JSON has model_signing's field order.
 
@@ -23,7 +23,7 @@ pub const BUNDLE_MEDIA_TYPES: [&str; 4] = [
 
 /// A Sigstore bundle.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Bundle {
     /// Bundle media type (version).
     pub media_type: String,
@@ -39,7 +39,7 @@ pub struct Bundle {
 
 /// `verificationMaterial`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerificationMaterial {
     /// A public key identifier (key signing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,7 +60,7 @@ pub struct VerificationMaterial {
 
 /// `publicKey`: a hint, and in model_signing 1.0 also the PEM key itself.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PublicKeyIdentifier {
     /// Hex sha256 of the PEM public key (model_signing ≥ 1.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +75,7 @@ pub struct PublicKeyIdentifier {
 
 /// `x509CertificateChain`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CertificateChain {
     /// DER certificates, leaf first.
     #[serde(default)]
@@ -83,7 +84,7 @@ pub struct CertificateChain {
 
 /// `{ "rawBytes": base64 }`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RawBytes {
     /// Base64 content.
     pub raw_bytes: String,
@@ -113,7 +114,7 @@ pub fn decode_b64(s: &str, field: &str) -> Result<Vec<u8>, FormatError> {
 
 /// A Rekor transparency log entry (`TransparencyLogEntry`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TlogEntry {
     /// Global log index (decimal string in protojson).
     #[serde(with = "int_string")]
@@ -137,7 +138,7 @@ pub struct TlogEntry {
 
 /// `logId`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LogId {
     /// Base64 of the log's key id (sha256 of its DER public key).
     pub key_id: String,
@@ -145,6 +146,7 @@ pub struct LogId {
 
 /// `kindVersion`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KindVersion {
     /// Entry kind.
     pub kind: String,
@@ -154,7 +156,7 @@ pub struct KindVersion {
 
 /// `inclusionPromise`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InclusionPromise {
     /// Base64 signature of the log over the entry.
     pub signed_entry_timestamp: String,
@@ -162,7 +164,7 @@ pub struct InclusionPromise {
 
 /// `inclusionProof`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InclusionProof {
     /// Index of the entry in its tree shard.
     #[serde(with = "int_string")]
@@ -182,6 +184,7 @@ pub struct InclusionProof {
 
 /// `checkpoint`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Checkpoint {
     /// The signed note text.
     pub envelope: String,

@@ -15,6 +15,7 @@ pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
 /// A DSSE envelope as serialized in a Sigstore bundle.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Envelope {
     /// Base64 of the payload.
     pub payload: String,
@@ -27,6 +28,7 @@ pub struct Envelope {
 
 /// One DSSE signature.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct EnvelopeSignature {
     /// Base64 of the signature bytes (ASN.1 DER for ECDSA).
     pub sig: String,

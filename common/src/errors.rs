@@ -163,6 +163,9 @@ pub enum SignatureError {
     /// Signed Certificate Timestamp check failed.
     #[error("certificate transparency (SCT): {0}")]
     Sct(String),
+    /// An RFC 3161 timestamp did not verify.
+    #[error("signed timestamp: {0}")]
+    Timestamp(String),
     /// Transparency log entry check failed.
     #[error("transparency log entry: {0}")]
     Tlog(String),

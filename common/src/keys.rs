@@ -34,6 +34,15 @@ impl Curve {
         }
     }
 
+    /// The protobuf-specs `PublicKeyDetails` name of this key type.
+    pub fn key_details(self) -> &'static str {
+        match self {
+            Curve::P256 => "PKIX_ECDSA_P256_SHA_256",
+            Curve::P384 => "PKIX_ECDSA_P384_SHA_384",
+            Curve::P521 => "PKIX_ECDSA_P521_SHA_512",
+        }
+    }
+
     /// The message digest paired with the curve.
     fn digest(self, msg: &[u8]) -> Vec<u8> {
         match self {

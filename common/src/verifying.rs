@@ -151,11 +151,19 @@ pub fn verify_bundle(
         TrustPolicy::Key(key) => {
             if let Some(pk) = &vm.public_key {
                 if let Some(hint) = pk.hint.as_deref().filter(|h| !h.is_empty())
-                    && !hint.eq_ignore_ascii_case(&key.hint())
+                    && hint != key.hint()
                 {
                     return Err(SignatureError::KeyMismatch(format!(
                         "the signature names key {hint}, the given public key is {}",
                         key.hint()
+                    )));
+                }
+                if let Some(details) = pk.key_details.as_deref()
+                    && details != key.curve().key_details()
+                {
+                    return Err(SignatureError::KeyMismatch(format!(
+                        "the signature names a {details} key, the given key is {}",
+                        key.curve().key_details()
                     )));
                 }
                 if let Some(raw) = &pk.raw_bytes {

@@ -12,6 +12,7 @@
 
 pub mod rekor;
 pub mod sct;
+pub mod timestamp;
 pub mod trust_root;
 
 use crate::bundle::Bundle;
@@ -46,6 +47,28 @@ pub struct KeylessSigner {
     pub issuer: String,
     /// Log entry facts.
     pub entry: rekor::VerifiedEntry,
+}
+
+/// The DER RFC 3161 timestamps of a bundle.
+fn timestamps(bundle: &Bundle) -> Result<Vec<Vec<u8>>, SignatureError> {
+    let Some(tvd) = &bundle.verification_material.timestamp_verification_data else {
+        return Ok(Vec::new());
+    };
+    let Some(list) = tvd.get("rfc3161Timestamps") else {
+        return Ok(Vec::new());
+    };
+    let list = list
+        .as_array()
+        .ok_or_else(|| SignatureError::Timestamp("rfc3161Timestamps is not a list".into()))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let s = t["signedTimestamp"].as_str().ok_or_else(|| {
+                SignatureError::Timestamp(format!("rfc3161Timestamps[{i}] has no signedTimestamp"))
+            })?;
+            Ok(crate::bundle::decode_b64(s, "signedTimestamp")?)
+        })
+        .collect()
 }
 
 /// SAN values of a certificate (emails, URIs, DNS names).
@@ -102,27 +125,39 @@ pub fn verify(
             bundle.verification_material.tlog_entries.len()
         )));
     };
-    // The log entry's SET makes its integrated time a verified signing time.
+    // The log entry's SET makes its integrated time a verified signing time; every RFC 3161
+    // timestamp in the bundle must verify too and adds another.
     let require_proof = bundle.media_type != crate::bundle::BUNDLE_MEDIA_TYPES[0];
     let entry = rekor::verify_entry(entry, root, payload, signature, leaf_der, require_proof)?;
-    let at = u64::try_from(entry.integrated_time)
-        .map_err(|_| SignatureError::Tlog("negative integrated time".into()))?;
-
-    let mut anchors = Vec::new();
-    let mut intermediates = Vec::new();
-    for ca in &root.certificate_authorities {
-        let t = entry.integrated_time;
-        if ca.valid_from.is_some_and(|s| t < s) || ca.valid_to.is_some_and(|e| t > e) {
-            continue;
-        }
-        if let Some((last, rest)) = ca.chain.split_last() {
-            anchors.push(last.clone());
-            intermediates.extend(rest.iter().cloned());
-        }
+    let mut times = vec![entry.integrated_time];
+    for (i, ts) in timestamps(bundle)?.iter().enumerate() {
+        let t = timestamp::verify_timestamp(ts, signature, root)
+            .map_err(|e| SignatureError::Timestamp(format!("rfc3161Timestamps[{i}]: {e}")))?;
+        times.push(t);
     }
-    let path = verify_chain(&leaf, &intermediates, &anchors, at).map_err(|e| {
-        SignatureError::Chain(format!("{e} (Fulcio, at the log's integrated time)"))
-    })?;
+
+    let mut path = Vec::new();
+    for &t in &times {
+        let at =
+            u64::try_from(t).map_err(|_| SignatureError::Tlog("negative signing time".into()))?;
+        let mut anchors = Vec::new();
+        let mut intermediates = Vec::new();
+        for ca in &root.certificate_authorities {
+            if ca.valid_from.is_some_and(|s| t < s) || ca.valid_to.is_some_and(|e| t > e) {
+                continue;
+            }
+            if let Some((last, rest)) = ca.chain.split_last() {
+                anchors.push(last.clone());
+                intermediates.extend(rest.iter().cloned());
+            }
+        }
+        path = verify_chain(&leaf, &intermediates, &anchors, at).map_err(|e| {
+            SignatureError::Chain(format!(
+                "{e} (Fulcio, at verified signing time {})",
+                crate::x509::fmt_time(at)
+            ))
+        })?;
+    }
     let issuer_cert = path
         .first()
         .ok_or_else(|| SignatureError::Chain("empty chain".into()))?;

@@ -60,6 +60,8 @@ pub struct TrustedRoot {
     pub ctlogs: Vec<LogKey>,
     /// Fulcio CAs.
     pub certificate_authorities: Vec<CertAuthority>,
+    /// RFC 3161 timestamping authorities (same shape: chain, leaf first).
+    pub timestamp_authorities: Vec<CertAuthority>,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +79,8 @@ struct RawRoot {
     ctlogs: Vec<RawLog>,
     #[serde(default)]
     certificate_authorities: Vec<RawCa>,
+    #[serde(default)]
+    timestamp_authorities: Vec<RawCa>,
 }
 
 #[derive(Deserialize)]
@@ -181,30 +185,34 @@ impl TrustedRoot {
                 })
                 .collect()
         };
-        let mut cas = Vec::new();
-        for (i, ca) in raw.certificate_authorities.iter().enumerate() {
-            let f = format!("certificateAuthorities[{i}]");
-            let mut chain = Vec::new();
-            for (j, c) in ca.cert_chain.certificates.iter().enumerate() {
-                let der = b64(
-                    &c.raw_bytes,
-                    what,
-                    &format!("{f}.certChain.certificates[{j}]"),
-                )?;
-                chain.push(Cert::from_der(&der).map_err(|e| FormatError::field(what, &f, e))?);
+        let cas = |v: &[RawCa], kind: &str| -> Result<Vec<CertAuthority>, FormatError> {
+            let mut out = Vec::new();
+            for (i, ca) in v.iter().enumerate() {
+                let f = format!("{kind}[{i}]");
+                let mut chain = Vec::new();
+                for (j, c) in ca.cert_chain.certificates.iter().enumerate() {
+                    let der = b64(
+                        &c.raw_bytes,
+                        what,
+                        &format!("{f}.certChain.certificates[{j}]"),
+                    )?;
+                    chain.push(Cert::from_der(&der).map_err(|e| FormatError::field(what, &f, e))?);
+                }
+                let vf = ca.valid_for.as_ref();
+                out.push(CertAuthority {
+                    uri: ca.uri.clone(),
+                    chain,
+                    valid_from: parse_time(&vf.and_then(|v| v.start.clone()), what, &f)?,
+                    valid_to: parse_time(&vf.and_then(|v| v.end.clone()), what, &f)?,
+                });
             }
-            let vf = ca.valid_for.as_ref();
-            cas.push(CertAuthority {
-                uri: ca.uri.clone(),
-                chain,
-                valid_from: parse_time(&vf.and_then(|v| v.start.clone()), what, &f)?,
-                valid_to: parse_time(&vf.and_then(|v| v.end.clone()), what, &f)?,
-            });
-        }
+            Ok(out)
+        };
         Ok(Self {
             tlogs: logs(&raw.tlogs, "tlogs")?,
             ctlogs: logs(&raw.ctlogs, "ctlogs")?,
-            certificate_authorities: cas,
+            certificate_authorities: cas(&raw.certificate_authorities, "certificateAuthorities")?,
+            timestamp_authorities: cas(&raw.timestamp_authorities, "timestampAuthorities")?,
         })
     }
 
