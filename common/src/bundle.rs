@@ -53,9 +53,26 @@ pub struct VerificationMaterial {
     /// Transparency log entries.
     #[serde(default)]
     pub tlog_entries: Vec<TlogEntry>,
-    /// RFC 3161 timestamps and the like, kept as JSON.
+    /// RFC 3161 timestamps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp_verification_data: Option<serde_json::Value>,
+    pub timestamp_verification_data: Option<TimestampVerificationData>,
+}
+
+/// `timestampVerificationData`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TimestampVerificationData {
+    /// Signed timestamps.
+    #[serde(default)]
+    pub rfc3161_timestamps: Vec<Rfc3161Timestamp>,
+}
+
+/// One RFC 3161 timestamp.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rfc3161Timestamp {
+    /// Base64 DER TimeStampResp.
+    pub signed_timestamp: String,
 }
 
 /// `publicKey`: a hint, and in model_signing 1.0 also the PEM key itself.

@@ -164,6 +164,12 @@ impl Cert {
 
     /// Checks that `issuer`'s key made this certificate's signature.
     pub fn verify_signed_by(&self, issuer: &Cert) -> Result<(), String> {
+        // RFC 5280 §4.1.1.2: the unsigned outer algorithm must equal the signed inner one.
+        if self.cert.signature_algorithm != self.cert.tbs_certificate.signature {
+            return Err(
+                "signatureAlgorithm differs from the TBSCertificate's signature field".into(),
+            );
+        }
         let tbs = self.tbs_raw()?;
         let sig = self.cert.signature.raw_bytes();
         let alg = self.cert.signature_algorithm.oid;

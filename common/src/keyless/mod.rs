@@ -54,19 +54,14 @@ fn timestamps(bundle: &Bundle) -> Result<Vec<Vec<u8>>, SignatureError> {
     let Some(tvd) = &bundle.verification_material.timestamp_verification_data else {
         return Ok(Vec::new());
     };
-    let Some(list) = tvd.get("rfc3161Timestamps") else {
-        return Ok(Vec::new());
-    };
-    let list = list
-        .as_array()
-        .ok_or_else(|| SignatureError::Timestamp("rfc3161Timestamps is not a list".into()))?;
-    list.iter()
+    tvd.rfc3161_timestamps
+        .iter()
         .enumerate()
         .map(|(i, t)| {
-            let s = t["signedTimestamp"].as_str().ok_or_else(|| {
-                SignatureError::Timestamp(format!("rfc3161Timestamps[{i}] has no signedTimestamp"))
-            })?;
-            Ok(crate::bundle::decode_b64(s, "signedTimestamp")?)
+            Ok(crate::bundle::decode_b64(
+                &t.signed_timestamp,
+                &format!("timestampVerificationData.rfc3161Timestamps[{i}].signedTimestamp"),
+            )?)
         })
         .collect()
 }

@@ -77,7 +77,9 @@ fn verify_checkpoint(note: &str, key: &LogKey) -> Result<(u64, Vec<u8>), String>
         .ok_or("checkpoint has no signature block")?;
     let body = &note[..split + 1];
     let mut lines = body.lines();
-    let _origin = lines.next().ok_or("checkpoint has no origin line")?;
+    let origin = lines.next().ok_or("checkpoint has no origin line")?;
+    // The (unsigned) signer name must be the log named by the (signed) origin line.
+    let log_name = origin.split(' ').next().unwrap_or_default();
     let size: u64 = lines
         .next()
         .and_then(|l| l.parse().ok())
@@ -92,9 +94,13 @@ fn verify_checkpoint(note: &str, key: &LogKey) -> Result<(u64, Vec<u8>), String>
         let Some(rest) = line.strip_prefix("\u{2014} ") else {
             continue;
         };
-        let Some((_name, sig_b64)) = rest.rsplit_once(' ') else {
+        let Some((name, sig_b64)) = rest.rsplit_once(' ') else {
             continue;
         };
+        if name != log_name {
+            last = format!("signature by `{name}`, expected `{log_name}`");
+            continue;
+        }
         let Ok(raw) = decode_b64(sig_b64, "checkpoint signature") else {
             continue;
         };

@@ -64,6 +64,21 @@ fn token_of(der_bytes: &[u8]) -> Result<ContentInfo, String> {
         .map_err(|e| format!("bad token: {e}"))
 }
 
+/// Does the CMS signer identifier name this certificate?
+fn identifies(sid: &cms::signed_data::SignerIdentifier, cert: &Cert) -> bool {
+    use cms::signed_data::SignerIdentifier;
+    let tbs = &cert.inner().tbs_certificate;
+    match sid {
+        SignerIdentifier::IssuerAndSerialNumber(i) => {
+            i.issuer == tbs.issuer && i.serial_number == tbs.serial_number
+        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => cert
+            .extension(const_oid::db::rfc5912::ID_CE_SUBJECT_KEY_IDENTIFIER)
+            .and_then(|v| x509_cert::ext::pkix::SubjectKeyIdentifier::from_der(v).ok())
+            .is_some_and(|own| own.0 == ski.0),
+    }
+}
+
 /// Verifies one RFC 3161 timestamp over `signature`; returns the stamped time (seconds).
 pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Result<i64, String> {
     let token = token_of(resp)?;
@@ -109,6 +124,31 @@ pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Re
         .iter()
         .next()
         .ok_or("timestamp token has no signer")?;
+    if sd.signer_infos.0.len() != 1 {
+        return Err("timestamp token must have exactly one signer".into());
+    }
+    let expected_version = match signer.sid {
+        cms::signed_data::SignerIdentifier::IssuerAndSerialNumber(_) => {
+            cms::content_info::CmsVersion::V1
+        }
+        cms::signed_data::SignerIdentifier::SubjectKeyIdentifier(_) => {
+            cms::content_info::CmsVersion::V3
+        }
+    };
+    if signer.version != expected_version {
+        return Err(
+            "SignerInfo version does not match its signer identifier (RFC 5652 §5.3)".into(),
+        );
+    }
+    if !sd
+        .digest_algorithms
+        .iter()
+        .any(|a| a.oid == signer.digest_alg.oid)
+    {
+        return Err(
+            "the signer's digest algorithm is not among the token's digestAlgorithms".into(),
+        );
+    }
     let attrs = signer
         .signed_attrs
         .as_ref()
@@ -172,7 +212,13 @@ pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Re
         };
         let mut intermediates: Vec<Cert> = rest.to_vec();
         intermediates.extend(embedded.iter().cloned());
-        for leaf in tsa.chain.iter().chain(embedded.iter()) {
+        // A token that embeds certificates must be signed by one of them (RFC 3161 certReq).
+        let leaves: &[Cert] = if embedded.is_empty() {
+            &tsa.chain
+        } else {
+            &embedded
+        };
+        for leaf in leaves.iter().filter(|c| identifies(&signer.sid, c)) {
             if verify_with_spki(
                 &leaf.spki_der()?,
                 sig_alg,
