@@ -217,10 +217,7 @@ pub fn verify_model(
         only,
         threads: opts.threads,
     };
-    let hashed = match source.hash(&req, &opts.progress()) {
-        Ok(h) => h,
-        Err(e) => return Err(e.into()),
-    };
+    let hashed = source.hash(&req, &opts.progress())?;
     let comparison: Comparison = hashed.manifest.compare(signed);
     report.bytes_hashed = hashed.bytes_read;
     Ok(report.with_comparison(comparison, started))
