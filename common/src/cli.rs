@@ -7,6 +7,9 @@
 
 use crate::digest::HashAlgorithm;
 use crate::errors::{Error, KeyError};
+use crate::keyless::http::HttpTransport;
+use crate::keyless::signer::{IdentityToken, Services};
+use crate::keyless::trust_root::signing_services;
 use crate::keyless::{IdentityPolicy, trust_root::TrustedRoot};
 use crate::keys::PublicKey;
 use crate::manifest::{DEFAULT_SHARD_SIZE, Method};
@@ -134,14 +137,20 @@ pub enum SignCommand {
         after_help = "Example:\n  sign certificate ./model --private_key key.pem \\\n      --signing_certificate cert.pem --certificate_chain chain.pem --signature model.sig"
     )]
     Certificate(SignArgs<CertificateMaterial>),
+    /// Sign keylessly with Sigstore (Fulcio certificate for an OIDC identity, Rekor entry).
+    #[command(
+        after_help = "Example:\n  sign sigstore ./model --identity_token \"$(cat token.jwt)\" --signature model.sig"
+    )]
+    Sigstore(SignArgs<SigstoreMaterial>),
 }
 
 impl SignCommand {
     /// The common arguments and the loaded signing material.
-    pub fn parts(&self) -> (&SignCommon, Result<SigningMaterial, KeyError>) {
+    pub fn parts(&self) -> (&SignCommon, Result<SigningMaterial, Error>) {
         match self {
-            SignCommand::Key(a) => (&a.common, a.material.load()),
-            SignCommand::Certificate(a) => (&a.common, a.material.load()),
+            SignCommand::Key(a) => (&a.common, a.material.load().map_err(Error::from)),
+            SignCommand::Certificate(a) => (&a.common, a.material.load().map_err(Error::from)),
+            SignCommand::Sigstore(a) => (&a.common, a.material.load()),
         }
     }
 }
@@ -216,6 +225,63 @@ impl CertificateMaterial {
             &self.certificate_chain,
             self.key.password.as_deref(),
         )
+    }
+}
+
+/// `sign sigstore` material.
+#[derive(Debug, Clone, Args)]
+pub struct SigstoreMaterial {
+    /// OIDC identity token (a JWT) to certify; no interactive browser flow is offered.
+    #[arg(
+        long = "identity_token",
+        value_name = "TOKEN",
+        env = "SIGSTORE_ID_TOKEN",
+        hide_env_values = true
+    )]
+    pub identity_token: Option<String>,
+    /// Client trust configuration: Fulcio/Rekor URLs and the root the result must verify
+    /// against (default: Sigstore public good).
+    #[arg(long = "trust_config", value_name = "TRUST_CONFIG_PATH")]
+    pub trust_config: Option<PathBuf>,
+    /// Use Sigstore's staging instance (needs --trust_config with the staging config).
+    #[arg(long = "use_staging")]
+    pub use_staging: bool,
+}
+
+impl SigstoreMaterial {
+    fn load(&self) -> Result<SigningMaterial, Error> {
+        let token = self.identity_token.as_deref().ok_or_else(|| {
+            Error::Usage("sign sigstore needs --identity_token (or SIGSTORE_ID_TOKEN): no interactive OIDC flow".into())
+        })?;
+        let token = IdentityToken::parse(token).map_err(|e| Error::Usage(e.to_string()))?;
+        let (root, services) = match &self.trust_config {
+            Some(p) => {
+                let bytes = std::fs::read(p).map_err(|source| KeyError::Io {
+                    path: p.clone(),
+                    source,
+                })?;
+                let root = TrustedRoot::from_json(&bytes, &p.display().to_string())?;
+                let services = signing_services(&bytes).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{}: no signingConfig with Fulcio and Rekor URLs",
+                        p.display()
+                    ))
+                })?;
+                (root, services)
+            }
+            None if self.use_staging => {
+                return Err(Error::Usage(
+                    "--use_staging needs --trust_config with the staging configuration".into(),
+                ));
+            }
+            None => (TrustedRoot::builtin()?, Services::default()),
+        };
+        Ok(SigningMaterial::Keyless {
+            token,
+            services,
+            transport: Box::new(HttpTransport::new(std::time::Duration::from_secs(60))),
+            root: Box::new(root),
+        })
     }
 }
 

@@ -7,7 +7,9 @@ use crate::bundle::{
     BUNDLE_V03, Bundle, CertificateChain, PublicKeyIdentifier, RawBytes, VerificationMaterial,
 };
 use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, pae};
-use crate::errors::KeyError;
+use crate::errors::{Error, KeyError};
+use crate::keyless::signer::{IdentityToken, Services, Transport, sign_keyless};
+use crate::keyless::trust_root::TrustedRoot;
 use crate::keys::PrivateKey;
 use crate::manifest::Manifest;
 use crate::predicate::statement_for;
@@ -24,6 +26,17 @@ pub enum SigningMaterial {
         key: PrivateKey,
         /// Leaf first, then the chain as given.
         chain: Vec<Cert>,
+    },
+    /// Sigstore keyless: an ephemeral key certified by Fulcio, logged in Rekor.
+    Keyless {
+        /// The OIDC identity.
+        token: IdentityToken,
+        /// Fulcio and Rekor URLs.
+        services: Services,
+        /// How to reach them.
+        transport: Box<dyn Transport>,
+        /// The root the result must verify against.
+        root: Box<TrustedRoot>,
     },
 }
 
@@ -70,35 +83,47 @@ impl SigningMaterial {
         }
         Ok(Self::Certificate { key, chain: certs })
     }
-
-    fn private_key(&self) -> &PrivateKey {
-        match self {
-            Self::Key(k) | Self::Certificate { key: k, .. } => k,
-        }
-    }
 }
 
 /// Signs a manifest; returns the bundle.
-pub fn sign_manifest(manifest: &Manifest, material: &SigningMaterial) -> Result<Bundle, KeyError> {
+pub fn sign_manifest(manifest: &Manifest, material: &SigningMaterial) -> Result<Bundle, Error> {
     let payload = statement_for(manifest).to_payload();
-    let signature = material
-        .private_key()
-        .sign(&pae(IN_TOTO_PAYLOAD_TYPE, &payload))?;
-    let verification_material = match material {
-        SigningMaterial::Key(k) => VerificationMaterial {
-            public_key: Some(PublicKeyIdentifier {
-                hint: Some(k.public_key().hint()),
+    let (key, verification_material) = match material {
+        SigningMaterial::Keyless {
+            token,
+            services,
+            transport,
+            root,
+        } => {
+            return Ok(sign_keyless(
+                &payload,
+                token,
+                services,
+                transport.as_ref(),
+                root,
+            )?);
+        }
+        SigningMaterial::Key(k) => (
+            k,
+            VerificationMaterial {
+                public_key: Some(PublicKeyIdentifier {
+                    hint: Some(k.public_key().hint()),
+                    ..Default::default()
+                }),
                 ..Default::default()
-            }),
-            ..Default::default()
-        },
-        SigningMaterial::Certificate { chain, .. } => VerificationMaterial {
-            x509_certificate_chain: Some(CertificateChain {
-                certificates: chain.iter().map(|c| RawBytes::new(c.der())).collect(),
-            }),
-            ..Default::default()
-        },
+            },
+        ),
+        SigningMaterial::Certificate { key, chain } => (
+            key,
+            VerificationMaterial {
+                x509_certificate_chain: Some(CertificateChain {
+                    certificates: chain.iter().map(|c| RawBytes::new(c.der())).collect(),
+                }),
+                ..Default::default()
+            },
+        ),
     };
+    let signature = key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &payload))?;
     Ok(Bundle {
         media_type: BUNDLE_V03.to_owned(),
         verification_material,

@@ -65,7 +65,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             let (common, material) = method.parts();
             let format = common.output.output;
             let fail = |e: Error| (e, format);
-            let material = material.map_err(|e| fail(e.into()))?;
+            let material = material.map_err(fail)?;
             let ser = common.serialization.serialization().map_err(fail)?;
             let report = workflow::sign_model(
                 &ModelRef::parse(&common.model),

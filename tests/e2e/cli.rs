@@ -399,3 +399,43 @@ fn manifest_help_version_and_completions() {
             .contains("modelsig-translate")
     );
 }
+
+#[test]
+fn keyless_signing_needs_a_token_and_reports_unreachable_services() {
+    let (t, _pki) = setup();
+    let cwd = t.path();
+    let r = translate(cwd, &["sign", "sigstore", "model", "--signature", "k.sig"]);
+    r.expect_code(2, "no token");
+    assert!(r.stderr.contains("--identity_token"), "{}", r.stderr);
+    // A trust config whose services are a closed loopback port: nothing leaves the machine.
+    let mut cfg: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(modelsig_e2e::vectors().join("trust_config.json")).unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    cfg["signingConfig"]["caUrls"][0]["url"] = "http://127.0.0.1:9".into();
+    cfg["signingConfig"]["rekorTlogUrls"][0]["url"] = "http://127.0.0.1:9".into();
+    std::fs::write(cwd.join("local.json"), cfg.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let token = "e30.eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIiwiZW1haWwiOiJhQGIuYyJ9.c2ln";
+    let r = translate(
+        cwd,
+        &[
+            "sign",
+            "sigstore",
+            "model",
+            "--identity_token",
+            token,
+            "--trust_config",
+            "local.json",
+            "--signature",
+            "k.sig",
+        ],
+    );
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("Fulcio http://127.0.0.1:9/api/v2/signingCert"),
+        "{}",
+        r.stderr
+    );
+    assert!(!cwd.join("k.sig").exists());
+}

@@ -10,8 +10,13 @@
 //! (sigstore-rs#285), cannot verify `publicKey` bundles, and pulls aws-lc-rs. These checks
 //! are small and are written here on RustCrypto instead.
 
+#[cfg(test)]
+pub(crate) mod fake_sigstore;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod rekor;
 pub mod sct;
+pub mod signer;
 pub mod timestamp;
 pub mod trust_root;
 

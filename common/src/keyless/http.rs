@@ -1,0 +1,46 @@
+//! The real [`Transport`] for Fulcio and Rekor: JSON over HTTPS with `ureq` (rustls, web PKI
+//! roots). Never used by the tests, which use an in-process fake.
+
+use super::signer::Transport;
+use std::time::Duration;
+
+/// HTTPS transport with a per-request timeout.
+pub struct HttpTransport {
+    agent: ureq::Agent,
+}
+
+impl HttpTransport {
+    /// A transport whose requests time out after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .user_agent(concat!("modelsig-oci/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Self { agent }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+        let mut resp = self
+            .agent
+            .post(url)
+            .header("Accept", "application/json")
+            .send_json(body)
+            .map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!(
+                "HTTP {status}: {}",
+                text.chars().take(500).collect::<String>()
+            ));
+        }
+        serde_json::from_str(&text).map_err(|e| format!("response is not JSON: {e}"))
+    }
+}
