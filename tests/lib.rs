@@ -7,10 +7,7 @@ use std::process::Command;
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 /// The model-transparency reference vectors (`../shared/vectors/model-transparency`), or
@@ -32,17 +29,9 @@ pub fn vectors() -> PathBuf {
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     // target/<profile>/deps/e2e-<hash> → target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let dir = exe.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
     let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} is not built: run `cargo build --workspace` (scripts/test does)",
-        p.display()
-    );
+    assert!(p.exists(), "{} is not built: run `cargo build --workspace` (scripts/test does)", p.display());
     p
 }
 
@@ -91,9 +80,7 @@ impl Run {
 
 /// Runs a command to completion.
 pub fn run(cmd: &mut Command) -> Run {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -103,17 +90,12 @@ pub fn run(cmd: &mut Command) -> Run {
 
 /// `modelsig-translate ARGS` in `cwd`.
 pub fn translate(cwd: &Path, args: &[&str]) -> Run {
-    run(Command::new(bin("modelsig-translate"))
-        .args(args)
-        .current_dir(cwd))
+    run(Command::new(bin("modelsig-translate")).args(args).current_dir(cwd))
 }
 
 /// `python -m model_signing ARGS` in `cwd`.
 pub fn model_signing(cwd: &Path, args: &[&str]) -> Run {
-    run(Command::new(python())
-        .args(["-m", "model_signing"])
-        .args(args)
-        .current_dir(cwd))
+    run(Command::new(python()).args(["-m", "model_signing"]).args(args).current_dir(cwd))
 }
 
 /// `openssl ARGS` in `cwd`, which must succeed.
@@ -147,10 +129,7 @@ impl Pki {
             )
         };
         ec("key.pem");
-        openssl(
-            dir,
-            &["pkey", "-in", "key.pem", "-pubout", "-out", "key.pub"],
-        );
+        openssl(dir, &["pkey", "-in", "key.pem", "-pubout", "-out", "key.pub"]);
         ec("ca.key");
         ec("int.key");
         std::fs::write(
@@ -159,103 +138,24 @@ impl Pki {
              [leaf]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n",
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-new",
-                "-key",
-                "ca.key",
-                "-subj",
-                "/CN=test root",
-                "-days",
-                "3650",
-                "-out",
-                "ca.pem",
-                "-extensions",
-                "ca",
-                "-config",
-                "ext.cnf",
-            ],
-        );
-        openssl(
-            dir,
-            &[
-                "req",
-                "-new",
-                "-key",
-                "int.key",
-                "-subj",
-                "/CN=test intermediate",
-                "-out",
-                "int.csr",
-                "-config",
-                "ext.cnf",
-            ],
-        );
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "int.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "3650",
-                "-extfile",
-                "ext.cnf",
-                "-extensions",
-                "ca",
-                "-out",
-                "int.pem",
-            ],
-        );
-        openssl(
-            dir,
-            &[
-                "req",
-                "-new",
-                "-key",
-                "key.pem",
-                "-subj",
-                "/CN=test signer",
-                "-out",
-                "leaf.csr",
-                "-config",
-                "ext.cnf",
-            ],
-        );
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "leaf.csr",
-                "-CA",
-                "int.pem",
-                "-CAkey",
-                "int.key",
-                "-CAcreateserial",
-                "-days",
-                "3650",
-                "-extfile",
-                "ext.cnf",
-                "-extensions",
-                "leaf",
-                "-out",
-                "leaf.pem",
-            ],
-        );
-        Pki {
-            dir: dir.to_path_buf(),
-        }
+        let days = ["-days", "3650"];
+        let root = ["req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=test root", "-out", "ca.pem"];
+        openssl(dir, &[&root[..], &days, &["-extensions", "ca", "-config", "ext.cnf"]].concat());
+        let csr = |key: &str, subject: &str, out: &str| {
+            openssl(dir, &["req", "-new", "-key", key, "-subj", subject, "-out", out, "-config", "ext.cnf"]);
+        };
+        let issue = |csr: &str, ca: &str, ca_key: &str, profile: &str, out: &str| {
+            let x509 = ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial"];
+            openssl(
+                dir,
+                &[&x509[..], &days, &["-extfile", "ext.cnf", "-extensions", profile, "-out", out]].concat(),
+            );
+        };
+        csr("int.key", "/CN=test intermediate", "int.csr");
+        issue("int.csr", "ca.pem", "ca.key", "ca", "int.pem");
+        csr("key.pem", "/CN=test signer", "leaf.csr");
+        issue("leaf.csr", "int.pem", "int.key", "leaf", "leaf.pem");
+        Pki { dir: dir.to_path_buf() }
     }
 
     /// Path of a generated file (`key.pem`, `key.pub`, `ca.pem`, `int.pem`, `leaf.pem`).
@@ -278,17 +178,10 @@ pub enum Shape {
 }
 
 /// All shapes.
-pub const SHAPES: [Shape; 4] = [
-    Shape::Nested,
-    Shape::SingleFile,
-    Shape::Unicode,
-    Shape::WithIgnored,
-];
+pub const SHAPES: [Shape; 4] = [Shape::Nested, Shape::SingleFile, Shape::Unicode, Shape::WithIgnored];
 
 fn content(seed: usize, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| ((i * 31 + seed * 7) % 251) as u8)
-        .collect()
+    (0..len).map(|i| ((i * 31 + seed * 7) % 251) as u8).collect()
 }
 
 /// Writes a model of `shape` under `parent` and returns the path to sign (a directory, or
@@ -366,9 +259,7 @@ pub fn copy_tree(from: &Path, to: &Path) {
             copy_tree(&src, &dst);
         } else {
             std::fs::copy(&src, &dst).unwrap_or_else(|e| panic!("{e}"));
-            let mut perm = std::fs::metadata(&dst)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .permissions();
+            let mut perm = std::fs::metadata(&dst).unwrap_or_else(|e| panic!("{e}")).permissions();
             #[allow(clippy::permissions_set_readonly_false)]
             perm.set_readonly(false);
             std::fs::set_permissions(&dst, perm).unwrap_or_else(|e| panic!("{e}"));

@@ -110,9 +110,7 @@ pub struct RawBytes {
 impl RawBytes {
     /// Wraps bytes.
     pub fn new(bytes: &[u8]) -> Self {
-        Self {
-            raw_bytes: B64.encode(bytes),
-        }
+        Self { raw_bytes: B64.encode(bytes) }
     }
 
     /// Decodes, naming `field` on error.
@@ -123,10 +121,7 @@ impl RawBytes {
 
 /// Decodes standard base64, naming the field on error.
 pub fn decode_b64(s: &str, field: &str) -> Result<Vec<u8>, FormatError> {
-    B64.decode(s.as_bytes()).map_err(|_| FormatError::Base64 {
-        what: "bundle".into(),
-        field: field.into(),
-    })
+    B64.decode(s.as_bytes()).map_err(|_| FormatError::Base64 { what: "bundle".into(), field: field.into() })
 }
 
 /// A Rekor transparency log entry (`TransparencyLogEntry`).
@@ -232,18 +227,13 @@ mod int_string {
 impl Bundle {
     /// Parses bundle JSON; `what` names the file in errors.
     pub fn from_json(bytes: &[u8], what: &str) -> Result<Self, FormatError> {
-        let b: Bundle = serde_json::from_slice(bytes).map_err(|source| FormatError::Json {
-            what: what.to_owned(),
-            source,
-        })?;
+        let b: Bundle = serde_json::from_slice(bytes)
+            .map_err(|source| FormatError::Json { what: what.to_owned(), source })?;
         if !BUNDLE_MEDIA_TYPES.contains(&b.media_type.as_str()) {
             return Err(FormatError::field(
                 what,
                 "mediaType",
-                format!(
-                    "`{}` is not a Sigstore bundle media type (v0.1–v0.3)",
-                    b.media_type
-                ),
+                format!("`{}` is not a Sigstore bundle media type (v0.1–v0.3)", b.media_type),
             ));
         }
         Ok(b)
@@ -277,9 +267,7 @@ impl Bundle {
                 .iter()
                 .enumerate()
                 .map(|(i, c)| {
-                    c.decode(&format!(
-                        "verificationMaterial.x509CertificateChain.certificates[{i}]"
-                    ))
+                    c.decode(&format!("verificationMaterial.x509CertificateChain.certificates[{i}]"))
                 })
                 .collect();
         }
@@ -299,9 +287,7 @@ mod tests {
             "verificationMaterial":{"tlogEntries":[{"logIndex":5,"logId":{"keyId":"AA=="},
             "kindVersion":{"kind":"dsse","version":"0.0.1"},"integratedTime":"7","canonicalizedBody":""}]}}"#;
         let b = Bundle::from_json(ok, "model.sig");
-        assert!(
-            matches!(b, Ok(ref b) if b.verification_material.tlog_entries[0].log_index == 5
-            && b.verification_material.tlog_entries[0].integrated_time == 7)
-        );
+        assert!(matches!(b, Ok(ref b) if b.verification_material.tlog_entries[0].log_index == 5
+            && b.verification_material.tlog_entries[0].integrated_time == 7));
     }
 }

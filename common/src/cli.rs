@@ -51,10 +51,7 @@ impl HashingArgs {
             ignore_paths: self.ignore_paths.clone(),
             ignore_git_paths: !self.no_ignore_git_paths,
             allow_symlinks: self.allow_symlinks,
-            threads: self
-                .threads
-                .unwrap_or_else(crate::hashing::default_threads)
-                .max(1),
+            threads: self.threads.unwrap_or_else(crate::hashing::default_threads).max(1),
             quiet: self.quiet,
         }
     }
@@ -111,9 +108,7 @@ impl SerializationArgs {
             MethodArg::Shards if self.shard_size == 0 => {
                 return Err(Error::Usage("--shard_size must be positive".into()));
             }
-            MethodArg::Shards => Method::Shards {
-                shard_size: self.shard_size,
-            },
+            MethodArg::Shards => Method::Shards { shard_size: self.shard_size },
         };
         let hash = match self.hash {
             HashArg::Sha256 => HashAlgorithm::Sha256,
@@ -128,9 +123,7 @@ impl SerializationArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum SignCommand {
     /// Sign with an elliptic-curve private key (P-256, P-384, P-521).
-    #[command(
-        after_help = "Example:\n  sign key ./model --private_key key.pem --signature model.sig"
-    )]
+    #[command(after_help = "Example:\n  sign key ./model --private_key key.pem --signature model.sig")]
     Key(SignArgs<KeyMaterial>),
     /// Sign with a private key and its certificate chain.
     #[command(
@@ -232,12 +225,7 @@ impl CertificateMaterial {
 #[derive(Debug, Clone, Args)]
 pub struct SigstoreMaterial {
     /// OIDC identity token (a JWT) to certify; no interactive browser flow is offered.
-    #[arg(
-        long = "identity_token",
-        value_name = "TOKEN",
-        env = "SIGSTORE_ID_TOKEN",
-        hide_env_values = true
-    )]
+    #[arg(long = "identity_token", value_name = "TOKEN", env = "SIGSTORE_ID_TOKEN", hide_env_values = true)]
     pub identity_token: Option<String>,
     /// Client trust configuration: Fulcio/Rekor URLs and the root the result must verify
     /// against (default: Sigstore public good).
@@ -251,21 +239,18 @@ pub struct SigstoreMaterial {
 impl SigstoreMaterial {
     fn load(&self) -> Result<SigningMaterial, Error> {
         let token = self.identity_token.as_deref().ok_or_else(|| {
-            Error::Usage("sign sigstore needs --identity_token (or SIGSTORE_ID_TOKEN): no interactive OIDC flow".into())
+            Error::Usage(
+                "sign sigstore needs --identity_token (or SIGSTORE_ID_TOKEN): no interactive OIDC flow"
+                    .into(),
+            )
         })?;
         let token = IdentityToken::parse(token).map_err(|e| Error::Usage(e.to_string()))?;
         let (root, services) = match &self.trust_config {
             Some(p) => {
-                let bytes = std::fs::read(p).map_err(|source| KeyError::Io {
-                    path: p.clone(),
-                    source,
-                })?;
+                let bytes = std::fs::read(p).map_err(|source| KeyError::Io { path: p.clone(), source })?;
                 let root = TrustedRoot::from_json(&bytes, &p.display().to_string())?;
                 let services = signing_services(&bytes).ok_or_else(|| {
-                    Error::Usage(format!(
-                        "{}: no signingConfig with Fulcio and Rekor URLs",
-                        p.display()
-                    ))
+                    Error::Usage(format!("{}: no signingConfig with Fulcio and Rekor URLs", p.display()))
                 })?;
                 (root, services)
             }
@@ -289,9 +274,7 @@ impl SigstoreMaterial {
 #[derive(Debug, Clone, Subcommand)]
 pub enum VerifyCommand {
     /// Verify with the public key paired with the signing key.
-    #[command(
-        after_help = "Example:\n  verify key ./model --public_key key.pub --signature model.sig"
-    )]
+    #[command(after_help = "Example:\n  verify key ./model --public_key key.pub --signature model.sig")]
     Key(VerifyArgs<KeyTrust>),
     /// Verify a certificate-signed model against trusted certificates.
     #[command(
@@ -340,10 +323,7 @@ pub struct VerifyCommon {
     #[command(flatten)]
     pub hashing: HashingArgs,
     /// Ignore all files that were not originally signed.
-    #[arg(
-        long = "ignore_unsigned_files",
-        overrides_with = "no_ignore_unsigned_files"
-    )]
+    #[arg(long = "ignore_unsigned_files", overrides_with = "no_ignore_unsigned_files")]
     pub ignore_unsigned_files: bool,
     /// Fail on files that were not signed [default].
     #[arg(long = "no-ignore_unsigned_files")]
@@ -390,19 +370,12 @@ pub struct SigstoreTrust {
 }
 
 /// Common system trust store locations (for `verify certificate` without a chain).
-const SYSTEM_ROOTS: [&str; 3] = [
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/cert.pem",
-];
+const SYSTEM_ROOTS: [&str; 3] =
+    ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
 
 fn load_certs(path: &Path) -> Result<Vec<Cert>, Error> {
-    let text = std::fs::read(path).map_err(|source| KeyError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let certs = Cert::from_pem_chain(&text)
-        .map_err(|e| KeyError::invalid(path.display().to_string(), e))?;
+    let text = std::fs::read(path).map_err(|source| KeyError::Io { path: path.to_path_buf(), source })?;
+    let certs = Cert::from_pem_chain(&text).map_err(|e| KeyError::invalid(path.display().to_string(), e))?;
     if certs.is_empty() {
         return Err(KeyError::invalid(path.display().to_string(), "no certificate in file").into());
     }
@@ -411,9 +384,7 @@ fn load_certs(path: &Path) -> Result<Vec<Cert>, Error> {
 
 impl KeyTrust {
     fn policy(&self) -> Result<TrustPolicy, Error> {
-        Ok(TrustPolicy::Key(PublicKey::from_pem_file(
-            &self.public_key,
-        )?))
+        Ok(TrustPolicy::Key(PublicKey::from_pem_file(&self.public_key)?))
     }
 }
 
@@ -421,13 +392,9 @@ impl CertificateTrust {
     fn policy(&self) -> Result<TrustPolicy, Error> {
         let mut anchors = Vec::new();
         if self.certificate_chain.is_empty() {
-            let sys = SYSTEM_ROOTS
-                .iter()
-                .map(Path::new)
-                .find(|p| p.exists())
-                .ok_or_else(|| {
-                    Error::Usage("no --certificate_chain and no system trust store found".into())
-                })?;
+            let sys = SYSTEM_ROOTS.iter().map(Path::new).find(|p| p.exists()).ok_or_else(|| {
+                Error::Usage("no --certificate_chain and no system trust store found".into())
+            })?;
             anchors.extend(load_certs(sys)?);
         } else {
             for p in &self.certificate_chain {
@@ -436,11 +403,7 @@ impl CertificateTrust {
         }
         if self.log_fingerprints {
             for c in &anchors {
-                eprintln!(
-                    "[  init  ] sha256 Fingerprint: {} {}",
-                    c.fingerprint(),
-                    c.subject()
-                );
+                eprintln!("[  init  ] sha256 Fingerprint: {} {}", c.fingerprint(), c.subject());
             }
         }
         Ok(TrustPolicy::Certificate { anchors })
@@ -451,10 +414,7 @@ impl SigstoreTrust {
     fn policy(&self) -> Result<TrustPolicy, Error> {
         let root = match &self.trust_config {
             Some(p) => {
-                let bytes = std::fs::read(p).map_err(|source| KeyError::Io {
-                    path: p.clone(),
-                    source,
-                })?;
+                let bytes = std::fs::read(p).map_err(|source| KeyError::Io { path: p.clone(), source })?;
                 TrustedRoot::from_json(&bytes, &p.display().to_string())?
             }
             None if self.use_staging => {

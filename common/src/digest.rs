@@ -90,9 +90,7 @@ impl Hasher {
         match self {
             Hasher::Sha256(h) => Digest::new(HashAlgorithm::Sha256, h.finalize().to_vec()),
             Hasher::Blake2b(h) => Digest::new(HashAlgorithm::Blake2b, h.finalize().to_vec()),
-            Hasher::Blake3(h) => {
-                Digest::new(HashAlgorithm::Blake3, h.finalize().as_bytes().to_vec())
-            }
+            Hasher::Blake3(h) => Digest::new(HashAlgorithm::Blake3, h.finalize().as_bytes().to_vec()),
         }
     }
 }
@@ -172,17 +170,10 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_reject_unknown() {
-        for a in [
-            HashAlgorithm::Sha256,
-            HashAlgorithm::Blake2b,
-            HashAlgorithm::Blake3,
-        ] {
+        for a in [HashAlgorithm::Sha256, HashAlgorithm::Blake2b, HashAlgorithm::Blake3] {
             assert_eq!(HashAlgorithm::from_name(a.name()).ok(), Some(a));
         }
-        assert_eq!(
-            HashAlgorithm::from_name("blake2").ok(),
-            Some(HashAlgorithm::Blake2b)
-        );
+        assert_eq!(HashAlgorithm::from_name("blake2").ok(), Some(HashAlgorithm::Blake2b));
         assert!(HashAlgorithm::from_name("md5").is_err());
     }
 

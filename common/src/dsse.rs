@@ -43,20 +43,14 @@ impl Envelope {
         Self {
             payload: B64.encode(payload),
             payload_type: payload_type.to_owned(),
-            signatures: vec![EnvelopeSignature {
-                sig: B64.encode(signature),
-                keyid: Some(String::new()),
-            }],
+            signatures: vec![EnvelopeSignature { sig: B64.encode(signature), keyid: Some(String::new()) }],
         }
     }
 
     /// The decoded payload bytes.
     pub fn payload_bytes(&self) -> Result<Vec<u8>, FormatError> {
         B64.decode(self.payload.as_bytes())
-            .map_err(|_| FormatError::Base64 {
-                what: "DSSE envelope".into(),
-                field: "payload".into(),
-            })
+            .map_err(|_| FormatError::Base64 { what: "DSSE envelope".into(), field: "payload".into() })
     }
 
     /// The decoded bytes of the only signature; more or fewer than one is an error.
@@ -65,29 +59,19 @@ impl Envelope {
             return Err(FormatError::field(
                 "DSSE envelope",
                 "signatures",
-                format!(
-                    "expected exactly one signature, found {}",
-                    self.signatures.len()
-                ),
+                format!("expected exactly one signature, found {}", self.signatures.len()),
             ));
         }
-        B64.decode(self.signatures[0].sig.as_bytes())
-            .map_err(|_| FormatError::Base64 {
-                what: "DSSE envelope".into(),
-                field: "signatures[0].sig".into(),
-            })
+        B64.decode(self.signatures[0].sig.as_bytes()).map_err(|_| FormatError::Base64 {
+            what: "DSSE envelope".into(),
+            field: "signatures[0].sig".into(),
+        })
     }
 }
 
 /// The DSSE v1 Pre-Authentication Encoding.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "DSSEv1 {} {} {} ",
-        payload_type.len(),
-        payload_type,
-        payload.len()
-    )
-    .into_bytes();
+    let mut out = format!("DSSEv1 {} {} {} ", payload_type.len(), payload_type, payload.len()).into_bytes();
     out.extend_from_slice(payload);
     out
 }
@@ -95,23 +79,13 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 /// The PAE model_signing 0.2 actually signed: `DSSEV1 <n> <type> <n> <repr(payload)>`,
 /// where `repr` is Python's `bytes.__repr__` (`b'…'` with escapes).
 pub fn pae_compat_v02(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    format!(
-        "DSSEV1 {} {} {} {}",
-        payload_type.len(),
-        payload_type,
-        payload.len(),
-        python_bytes_repr(payload)
-    )
-    .into_bytes()
+    format!("DSSEV1 {} {} {} {}", payload_type.len(), payload_type, payload.len(), python_bytes_repr(payload))
+        .into_bytes()
 }
 
 /// Python's `repr()` of a `bytes` object.
 pub fn python_bytes_repr(b: &[u8]) -> String {
-    let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
-        '"'
-    } else {
-        '\''
-    };
+    let quote = if b.contains(&b'\'') && !b.contains(&b'"') { '"' } else { '\'' };
     let mut s = String::with_capacity(b.len() + 3);
     s.push('b');
     s.push(quote);
@@ -150,10 +124,7 @@ mod tests {
     fn python_repr_escapes_like_cpython() {
         assert_eq!(python_bytes_repr(b"a'b"), "b\"a'b\"");
         assert_eq!(python_bytes_repr(b"a'\"b"), "b'a\\'\"b'");
-        assert_eq!(
-            python_bytes_repr(b"{\n \"x\": 1\t}\\\x00\xff"),
-            "b'{\\n \"x\": 1\\t}\\\\\\x00\\xff'"
-        );
+        assert_eq!(python_bytes_repr(b"{\n \"x\": 1\t}\\\x00\xff"), "b'{\\n \"x\": 1\\t}\\\\\\x00\\xff'");
     }
 
     #[test]

@@ -50,11 +50,7 @@ pub enum FormatError {
 impl FormatError {
     /// Shorthand for [`FormatError::Field`].
     pub fn field(what: &str, field: &str, problem: impl Into<String>) -> Self {
-        Self::Field {
-            what: what.to_owned(),
-            field: field.to_owned(),
-            problem: problem.into(),
-        }
+        Self::Field { what: what.to_owned(), field: field.to_owned(), problem: problem.into() }
     }
 }
 
@@ -132,10 +128,7 @@ pub enum KeyError {
 impl KeyError {
     /// Shorthand for [`KeyError::Invalid`].
     pub fn invalid(what: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self::Invalid {
-            what: what.into(),
-            problem: problem.into(),
-        }
+        Self::Invalid { what: what.into(), problem: problem.into() }
     }
 }
 

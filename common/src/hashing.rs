@@ -82,10 +82,7 @@ fn jobs(files: &[ModelFile], method: Method) -> Vec<Job<'_>> {
                 let mut start = 0;
                 while start < file.size {
                     let end = start.saturating_add(shard_size).min(file.size);
-                    out.push(Job {
-                        file,
-                        range: Some((start, end)),
-                    });
+                    out.push(Job { file, range: Some((start, end)) });
                     start = end;
                 }
             }
@@ -156,10 +153,7 @@ fn hash_job(
     progress: &dyn Progress,
 ) -> Result<(ResourceKey, Digest), SourceError> {
     let path = &job.file.path;
-    let io = |source| SourceError::Io {
-        path: path.clone(),
-        source,
-    };
+    let io = |source| SourceError::Io { path: path.clone(), source };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let mut hasher = algorithm.hasher();
     match job.range {
@@ -198,19 +192,14 @@ fn hash_job(
                 progress.advance(n as u64);
                 left -= n as u64;
             }
-            Ok((
-                ResourceKey::shard(&job.file.name, start, end),
-                hasher.finalize(),
-            ))
+            Ok((ResourceKey::shard(&job.file.name, start, end), hasher.finalize()))
         }
     }
 }
 
 /// Number of hashing threads to use by default: one per available core.
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 #[cfg(test)]
@@ -220,19 +209,13 @@ mod tests {
     fn file(dir: &std::path::Path, name: &str, data: &[u8]) -> std::io::Result<ModelFile> {
         let path = dir.join(name);
         std::fs::write(&path, data)?;
-        Ok(ModelFile {
-            name: name.into(),
-            path,
-            size: data.len() as u64,
-        })
+        Ok(ModelFile { name: name.into(), path, size: data.len() as u64 })
     }
 
     #[test]
     fn files_and_shards_match_direct_hashing() -> Result<(), Box<dyn std::error::Error>> {
         let t = tempfile::tempdir()?;
-        let big: Vec<u8> = (0..(3 * READ_BUFFER + 17))
-            .map(|i| (i % 251) as u8)
-            .collect();
+        let big: Vec<u8> = (0..(3 * READ_BUFFER + 17)).map(|i| (i % 251) as u8).collect();
         let files = vec![file(t.path(), "big", &big)?, file(t.path(), "empty", b"")?];
         let mut r = hash_files(&files, Method::Files, HashAlgorithm::Sha256, 4, &NoProgress)?;
         r.sort_by(|a, b| a.0.cmp(&b.0));
@@ -241,40 +224,22 @@ mod tests {
         assert_eq!(r[1].1, HashAlgorithm::Sha256.digest(b""));
 
         let size = READ_BUFFER as u64 + 5;
-        let mut s = hash_files(
-            &files,
-            Method::Shards { shard_size: size },
-            HashAlgorithm::Sha256,
-            2,
-            &NoProgress,
-        )?;
+        let mut s =
+            hash_files(&files, Method::Shards { shard_size: size }, HashAlgorithm::Sha256, 2, &NoProgress)?;
         s.sort_by(|a, b| a.0.cmp(&b.0));
         // The empty file has no shard; the big one has four, the last one short.
         assert_eq!(s.len(), 4);
         assert_eq!(s[0].0.name(), format!("big:0:{size}"));
         assert_eq!(s[3].0.name(), format!("big:{}:{}", 3 * size, big.len()));
-        assert_eq!(
-            s[1].1,
-            HashAlgorithm::Sha256.digest(&big[size as usize..2 * size as usize])
-        );
+        assert_eq!(s[1].1, HashAlgorithm::Sha256.digest(&big[size as usize..2 * size as usize]));
         Ok(())
     }
 
     #[test]
     fn missing_file_is_an_error_naming_it() -> Result<(), Box<dyn std::error::Error>> {
         let t = tempfile::tempdir()?;
-        let gone = ModelFile {
-            name: "gone".into(),
-            path: t.path().join("gone"),
-            size: 1,
-        };
-        let e = hash_files(
-            &[gone],
-            Method::Files,
-            HashAlgorithm::Sha256,
-            1,
-            &NoProgress,
-        );
+        let gone = ModelFile { name: "gone".into(), path: t.path().join("gone"), size: 1 };
+        let e = hash_files(&[gone], Method::Files, HashAlgorithm::Sha256, 1, &NoProgress);
         assert!(matches!(e, Err(SourceError::Io { ref path, .. }) if path.ends_with("gone")));
         Ok(())
     }

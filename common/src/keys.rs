@@ -74,16 +74,13 @@ impl PartialEq for PublicKey {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, KeyError> {
-    std::fs::read(path).map_err(|source| KeyError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::read(path).map_err(|source| KeyError::Io { path: path.to_path_buf(), source })
 }
 
 /// Parses PEM text into (label, DER), with the file named in errors.
 pub fn pem_decode(text: &[u8], what: &str) -> Result<(String, Vec<u8>), KeyError> {
-    let (label, der) = der::pem::decode_vec(text)
-        .map_err(|e| KeyError::invalid(what, format!("not a PEM file: {e}")))?;
+    let (label, der) =
+        der::pem::decode_vec(text).map_err(|e| KeyError::invalid(what, format!("not a PEM file: {e}")))?;
     Ok((label.to_owned(), der))
 }
 
@@ -127,10 +124,7 @@ impl PublicKey {
     pub fn from_pem(text: &[u8], what: &str) -> Result<Self, KeyError> {
         let (label, der) = pem_decode(text, what)?;
         if label != "PUBLIC KEY" {
-            return Err(KeyError::invalid(
-                what,
-                format!("expected a PUBLIC KEY PEM block, found {label}"),
-            ));
+            return Err(KeyError::invalid(what, format!("expected a PUBLIC KEY PEM block, found {label}")));
         }
         Self::from_spki_der(&der, what)
     }
@@ -259,10 +253,7 @@ impl PrivateKey {
                 } else if let Ok(k) = p521::SecretKey::from_sec1_der(&der) {
                     Signing::P521(k.into())
                 } else {
-                    return Err(KeyError::invalid(
-                        what,
-                        "not a P-256, P-384 or P-521 SEC1 key",
-                    ));
+                    return Err(KeyError::invalid(what, "not a P-256, P-384 or P-521 SEC1 key"));
                 }
             }
             other => {
@@ -307,8 +298,7 @@ impl PrivateKey {
     /// Signs `msg` (hashed with the curve's hash); returns an ASN.1 DER signature.
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
         let digest = self.public.curve().digest(msg);
-        let err =
-            |e: ecdsa::Error| KeyError::invalid("signing key", format!("signing failed: {e}"));
+        let err = |e: ecdsa::Error| KeyError::invalid("signing key", format!("signing failed: {e}"));
         Ok(match &self.key {
             Signing::P256(k) => {
                 let s: ecdsa::Signature<p256::NistP256> = k.sign_prehash(&digest).map_err(err)?;

@@ -65,16 +65,10 @@ impl Serialization {
     /// Parses the `serialization` JSON object of a predicate.
     pub fn from_json(v: &serde_json::Value) -> Result<Self, FormatError> {
         const WHAT: &str = "model_signing predicate";
-        let obj = v
-            .as_object()
-            .ok_or_else(|| FormatError::field(WHAT, "serialization", "not an object"))?;
+        let obj = v.as_object().ok_or_else(|| FormatError::field(WHAT, "serialization", "not an object"))?;
         let text = |k: &str| -> Result<&str, FormatError> {
             obj.get(k).and_then(|x| x.as_str()).ok_or_else(|| {
-                FormatError::field(
-                    WHAT,
-                    &format!("serialization.{k}"),
-                    "missing or not a string",
-                )
+                FormatError::field(WHAT, &format!("serialization.{k}"), "missing or not a string")
             })
         };
         let hash = HashAlgorithm::from_name(text("hash_type")?)?;
@@ -84,21 +78,14 @@ impl Serialization {
             // model_signing 0.2 compat code passes the string "false".
             Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("true"),
             Some(_) => {
-                return Err(FormatError::field(
-                    WHAT,
-                    "serialization.allow_symlinks",
-                    "not a boolean",
-                ));
+                return Err(FormatError::field(WHAT, "serialization.allow_symlinks", "not a boolean"));
             }
         };
         let method = match text("method")? {
             "files" => Method::Files,
             "shards" => {
-                let shard_size = obj
-                    .get("shard_size")
-                    .and_then(|x| x.as_u64())
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| {
+                let shard_size =
+                    obj.get("shard_size").and_then(|x| x.as_u64()).filter(|s| *s > 0).ok_or_else(|| {
                         FormatError::field(
                             WHAT,
                             "serialization.shard_size",
@@ -126,19 +113,10 @@ impl Serialization {
                 })
                 .collect::<Result<_, _>>()?,
             Some(_) => {
-                return Err(FormatError::field(
-                    WHAT,
-                    "serialization.ignore_paths",
-                    "not a list",
-                ));
+                return Err(FormatError::field(WHAT, "serialization.ignore_paths", "not a list"));
             }
         };
-        Ok(Self {
-            method,
-            hash,
-            allow_symlinks,
-            ignore_paths,
-        })
+        Ok(Self { method, hash, allow_symlinks, ignore_paths })
     }
 }
 
@@ -153,18 +131,12 @@ impl ResourceKey {
     /// A whole-file resource. `path` must already be relative; it is normalized like
     /// Python's `PurePosixPath` (empty and `.` components dropped, `.` for the root).
     pub fn file(path: &str) -> Self {
-        Self {
-            path: normalize(path),
-            range: None,
-        }
+        Self { path: normalize(path), range: None }
     }
 
     /// A shard `[start, end)` of a file.
     pub fn shard(path: &str, start: u64, end: u64) -> Self {
-        Self {
-            path: normalize(path),
-            range: Some((start, end)),
-        }
+        Self { path: normalize(path), range: Some((start, end)) }
     }
 
     /// Parses a resource name from a predicate. Rejects names that would escape the model
@@ -178,12 +150,9 @@ impl ResourceKey {
                     (Some(e), Some(s), Some(p)) => (e, s, p),
                     _ => return Err(format!("shard name `{name}` is not `path:start:end`")),
                 };
-                let start: u64 = start
-                    .parse()
-                    .map_err(|_| format!("shard name `{name}`: bad start offset"))?;
-                let end: u64 = end
-                    .parse()
-                    .map_err(|_| format!("shard name `{name}`: bad end offset"))?;
+                let start: u64 =
+                    start.parse().map_err(|_| format!("shard name `{name}`: bad start offset"))?;
+                let end: u64 = end.parse().map_err(|_| format!("shard name `{name}`: bad end offset"))?;
                 if end <= start {
                     return Err(format!("shard name `{name}`: empty or reversed range"));
                 }
@@ -223,16 +192,9 @@ impl ResourceKey {
 }
 
 fn normalize(path: &str) -> String {
-    let parts: Vec<&str> = path
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect();
+    let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
     if parts.is_empty() {
-        if path.starts_with('/') {
-            "/".to_owned()
-        } else {
-            ".".to_owned()
-        }
+        if path.starts_with('/') { "/".to_owned() } else { ".".to_owned() }
     } else if path.starts_with('/') {
         format!("/{}", parts.join("/"))
     } else {
@@ -244,9 +206,7 @@ impl Ord for ResourceKey {
     fn cmp(&self, other: &Self) -> Ordering {
         // Python compares PurePosixPath by its list of components; strings compare by
         // code point, which is UTF-8 byte order.
-        self.components()
-            .cmp(other.components())
-            .then(self.range.cmp(&other.range))
+        self.components().cmp(other.components()).then(self.range.cmp(&other.range))
     }
 }
 
@@ -273,11 +233,7 @@ impl Manifest {
         serialization: Serialization,
         items: impl IntoIterator<Item = (ResourceKey, Digest)>,
     ) -> Self {
-        Self {
-            model_name,
-            serialization,
-            items: items.into_iter().collect(),
-        }
+        Self { model_name, serialization, items: items.into_iter().collect() }
     }
 
     /// Resources in canonical order.
@@ -388,18 +344,11 @@ mod tests {
     #[test]
     fn ordering_is_by_path_components_like_python() {
         // As strings "a-b" < "a/b", but PurePosixPath orders ["a","b"] before ["a-b"].
-        let mut keys = [
-            ResourceKey::file("a-b"),
-            ResourceKey::file("a/b"),
-            ResourceKey::file("a"),
-        ];
+        let mut keys = [ResourceKey::file("a-b"), ResourceKey::file("a/b"), ResourceKey::file("a")];
         keys.sort();
         let names: Vec<String> = keys.iter().map(ResourceKey::name).collect();
         assert_eq!(names, ["a", "a/b", "a-b"]);
-        let mut shards = [
-            ResourceKey::shard("f", 10, 20),
-            ResourceKey::shard("f", 2, 10),
-        ];
+        let mut shards = [ResourceKey::shard("f", 10, 20), ResourceKey::shard("f", 2, 10)];
         shards.sort();
         assert_eq!(shards[0].name(), "f:2:10");
     }
@@ -411,10 +360,7 @@ mod tests {
         assert!(ResourceKey::parse("../x", Method::Files).is_err());
         assert!(ResourceKey::parse("/etc/passwd", Method::Files).is_err());
         let s = Method::Shards { shard_size: 5 };
-        assert_eq!(
-            ResourceKey::parse("dir/f:b:0:5", s).map(|k| k.name()),
-            Ok("dir/f:b:0:5".into())
-        );
+        assert_eq!(ResourceKey::parse("dir/f:b:0:5", s).map(|k| k.name()), Ok("dir/f:b:0:5".into()));
         assert!(ResourceKey::parse("f:5", s).is_err());
         assert!(ResourceKey::parse("f:5:5", s).is_err());
     }
@@ -430,22 +376,13 @@ mod tests {
         let a = Manifest::new(
             "m".into(),
             ser.clone(),
-            [
-                (ResourceKey::file("b"), d(2)),
-                (ResourceKey::file("a"), d(1)),
-            ],
+            [(ResourceKey::file("b"), d(2)), (ResourceKey::file("a"), d(1))],
         );
         let mut cat = vec![1u8; 32];
         cat.extend([2u8; 32]);
         assert_eq!(a.root_digest(), HashAlgorithm::Sha256.digest(&cat));
-        let b = Manifest::new(
-            "m".into(),
-            ser,
-            [
-                (ResourceKey::file("a"), d(9)),
-                (ResourceKey::file("c"), d(3)),
-            ],
-        );
+        let b =
+            Manifest::new("m".into(), ser, [(ResourceKey::file("a"), d(9)), (ResourceKey::file("c"), d(3))]);
         let c = b.compare(&a);
         assert!(!c.is_match());
         assert_eq!(c.mismatched.len(), 1);
@@ -470,12 +407,10 @@ mod tests {
         );
         assert_eq!(Serialization::from_json(&j).ok(), Some(s));
         assert!(
-            Serialization::from_json(&serde_json::json!({"method":"tensors","hash_type":"sha256"}))
-                .is_err()
+            Serialization::from_json(&serde_json::json!({"method":"tensors","hash_type":"sha256"})).is_err()
         );
         assert!(
-            Serialization::from_json(&serde_json::json!({"method":"shards","hash_type":"sha256"}))
-                .is_err()
+            Serialization::from_json(&serde_json::json!({"method":"shards","hash_type":"sha256"})).is_err()
         );
     }
 }

@@ -79,11 +79,7 @@ pub fn normalize_relative(p: &str) -> Option<String> {
             Component::RootDir | Component::Prefix(_) => return None,
         }
     }
-    Some(if parts.is_empty() {
-        ".".to_owned()
-    } else {
-        parts.join("/")
-    })
+    Some(if parts.is_empty() { ".".to_owned() } else { parts.join("/") })
 }
 
 /// Turns ignore paths given on the command line (relative to the current directory, or
@@ -139,17 +135,12 @@ fn is_ignored(rel: &str, ignore: &[String]) -> bool {
     ignore.iter().any(|ig| {
         ig == "."
             || rel == ig
-            || (rel.len() > ig.len()
-                && rel.starts_with(ig.as_str())
-                && rel.as_bytes()[ig.len()] == b'/')
+            || (rel.len() > ig.len() && rel.starts_with(ig.as_str()) && rel.as_bytes()[ig.len()] == b'/')
     })
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SourceError + '_ {
-    move |source| SourceError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| SourceError::Io { path: path.to_path_buf(), source }
 }
 
 /// Lists the files of a model, sorted by name. `only` restricts the listing to the given
@@ -165,11 +156,7 @@ pub fn list_files(
     }
     let target = std::fs::metadata(model).map_err(io_err(model))?;
     if target.is_file() {
-        return Ok(vec![ModelFile {
-            name: ".".into(),
-            path: model.to_path_buf(),
-            size: target.len(),
-        }]);
+        return Ok(vec![ModelFile { name: ".".into(), path: model.to_path_buf(), size: target.len() }]);
     }
     if !target.is_dir() {
         return Err(SourceError::SpecialFile(model.to_path_buf()));
@@ -182,11 +169,7 @@ pub fn list_files(
             }
             let path = model.join(name);
             match classify(&path, opts)? {
-                Some(Kind::File(size)) => out.push(ModelFile {
-                    name: name.clone(),
-                    path,
-                    size,
-                }),
+                Some(Kind::File(size)) => out.push(ModelFile { name: name.clone(), path, size }),
                 Some(Kind::Dir) | None => {}
             }
         }
@@ -194,8 +177,7 @@ pub fn list_files(
         walk(model, "", opts, &mut out)?;
     }
     out.sort_by(|a, b| {
-        crate::manifest::ResourceKey::file(&a.name)
-            .cmp(&crate::manifest::ResourceKey::file(&b.name))
+        crate::manifest::ResourceKey::file(&a.name).cmp(&crate::manifest::ResourceKey::file(&b.name))
     });
     Ok(out)
 }
@@ -216,8 +198,7 @@ fn classify(path: &Path, opts: &WalkOptions) -> Result<Option<Kind>, SourceError
         if !opts.allow_symlinks {
             return Err(SourceError::Symlink(path.to_path_buf()));
         }
-        let meta =
-            std::fs::metadata(path).map_err(|_| SourceError::SpecialFile(path.to_path_buf()))?;
+        let meta = std::fs::metadata(path).map_err(|_| SourceError::SpecialFile(path.to_path_buf()))?;
         return if meta.is_file() {
             Ok(Some(Kind::File(meta.len())))
         } else if meta.is_dir() {
@@ -235,34 +216,19 @@ fn classify(path: &Path, opts: &WalkOptions) -> Result<Option<Kind>, SourceError
     }
 }
 
-fn walk(
-    dir: &Path,
-    prefix: &str,
-    opts: &WalkOptions,
-    out: &mut Vec<ModelFile>,
-) -> Result<(), SourceError> {
+fn walk(dir: &Path, prefix: &str, opts: &WalkOptions, out: &mut Vec<ModelFile>) -> Result<(), SourceError> {
     let rd = std::fs::read_dir(dir).map_err(io_err(dir))?;
     for entry in rd {
         let entry = entry.map_err(io_err(dir))?;
         let path = entry.path();
         let fname = entry.file_name();
-        let fname = fname
-            .to_str()
-            .ok_or_else(|| SourceError::NonUtf8Name(path.clone()))?;
-        let rel = if prefix.is_empty() {
-            fname.to_owned()
-        } else {
-            format!("{prefix}/{fname}")
-        };
+        let fname = fname.to_str().ok_or_else(|| SourceError::NonUtf8Name(path.clone()))?;
+        let rel = if prefix.is_empty() { fname.to_owned() } else { format!("{prefix}/{fname}") };
         if is_ignored(&rel, &opts.ignore_paths) {
             continue;
         }
         match classify(&path, opts)? {
-            Some(Kind::File(size)) => out.push(ModelFile {
-                name: rel,
-                path,
-                size,
-            }),
+            Some(Kind::File(size)) => out.push(ModelFile { name: rel, path, size }),
             Some(Kind::Dir) => walk(&path, &rel, opts, out)?,
             None => {}
         }
@@ -299,22 +265,13 @@ mod tests {
         std::fs::write(t.path().join("d/e/f"), b"x")?;
         std::fs::write(t.path().join("a"), b"")?;
         std::fs::write(t.path().join(".git/HEAD"), b"ref")?;
-        let opts = WalkOptions {
-            allow_symlinks: false,
-            ignore_paths: ignore_list(&[], true),
-        };
+        let opts = WalkOptions { allow_symlinks: false, ignore_paths: ignore_list(&[], true) };
         let files = list_files(t.path(), &opts, None)?;
         let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["a", "d/e/f"]);
         std::os::unix::fs::symlink(t.path().join("a"), t.path().join("link"))?;
-        assert!(matches!(
-            list_files(t.path(), &opts, None),
-            Err(SourceError::Symlink(_))
-        ));
-        let allow = WalkOptions {
-            allow_symlinks: true,
-            ..opts
-        };
+        assert!(matches!(list_files(t.path(), &opts, None), Err(SourceError::Symlink(_))));
+        let allow = WalkOptions { allow_symlinks: true, ..opts };
         assert_eq!(list_files(t.path(), &allow, None)?.len(), 3);
         let single = list_files(&t.path().join("d/e/f"), &allow, None)?;
         assert_eq!(single[0].name, ".");

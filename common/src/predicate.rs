@@ -61,10 +61,7 @@ pub fn manifest_from_payload(payload: &[u8]) -> Result<Manifest, SignatureError>
 /// Converts a statement into the manifest it describes.
 pub fn manifest_from_statement(stmt: &Statement) -> Result<Manifest, SignatureError> {
     if stmt.type_ != STATEMENT_V1 {
-        return Err(bad(format!(
-            "`_type` is `{}`, expected `{STATEMENT_V1}`",
-            stmt.type_
-        )));
+        return Err(bad(format!("`_type` is `{}`, expected `{STATEMENT_V1}`", stmt.type_)));
     }
     match stmt.predicate_type.as_str() {
         PREDICATE_V1 => from_v1(stmt),
@@ -77,19 +74,11 @@ pub fn manifest_from_statement(stmt: &Statement) -> Result<Manifest, SignatureEr
 
 fn from_v1(stmt: &Statement) -> Result<Manifest, SignatureError> {
     let [subject] = stmt.subject.as_slice() else {
-        return Err(bad(format!(
-            "expected exactly one subject, found {}",
-            stmt.subject.len()
-        )));
+        return Err(bad(format!("expected exactly one subject, found {}", stmt.subject.len())));
     };
-    let expected_root = subject
-        .digest
-        .get("sha256")
-        .ok_or_else(|| bad("subject has no sha256 digest"))?;
+    let expected_root = subject.digest.get("sha256").ok_or_else(|| bad("subject has no sha256 digest"))?;
     let serialization = Serialization::from_json(
-        stmt.predicate
-            .get("serialization")
-            .ok_or_else(|| bad("predicate has no `serialization`"))?,
+        stmt.predicate.get("serialization").ok_or_else(|| bad("predicate has no `serialization`"))?,
     )?;
     let resources = stmt
         .predicate
@@ -142,16 +131,11 @@ fn from_v01(stmt: &Statement) -> Result<Manifest, SignatureError> {
     };
     let mut items = Vec::with_capacity(stmt.subject.len());
     for (i, s) in stmt.subject.iter().enumerate() {
-        let hex_value = s
-            .digest
-            .get("sha256")
-            .ok_or_else(|| bad(format!("subject[{i}] `{}` has no sha256", s.name)))?;
+        let hex_value =
+            s.digest.get("sha256").ok_or_else(|| bad(format!("subject[{i}] `{}` has no sha256", s.name)))?;
         let digest = Digest::from_hex(HashAlgorithm::Sha256, hex_value)
             .map_err(|e| bad(format!("subject[{i}] `{}`: {e}", s.name)))?;
-        items.push((
-            ResourceKey::parse(&s.name, Method::Files).map_err(bad)?,
-            digest,
-        ));
+        items.push((ResourceKey::parse(&s.name, Method::Files).map_err(bad)?, digest));
     }
     let n = items.len();
     let manifest = Manifest::new(LEGACY_MODEL_NAME.to_owned(), serialization, items);
@@ -176,14 +160,8 @@ mod tests {
             "model".into(),
             ser,
             [
-                (
-                    ResourceKey::file("w/b.bin"),
-                    HashAlgorithm::Sha256.digest(b"b"),
-                ),
-                (
-                    ResourceKey::file("a.json"),
-                    HashAlgorithm::Sha256.digest(b"a"),
-                ),
+                (ResourceKey::file("w/b.bin"), HashAlgorithm::Sha256.digest(b"b")),
+                (ResourceKey::file("a.json"), HashAlgorithm::Sha256.digest(b"a")),
             ],
         )
     }

@@ -156,12 +156,7 @@ impl VerifyReport {
                 actual: Some(digest),
             });
         }
-        for Mismatch {
-            name,
-            expected,
-            actual,
-        } in c.mismatched
-        {
+        for Mismatch { name, expected, actual } in c.mismatched {
             self.files.push(FileResult {
                 name,
                 status: "mismatch",
@@ -170,20 +165,10 @@ impl VerifyReport {
             });
         }
         for name in c.missing {
-            self.files.push(FileResult {
-                name,
-                status: "missing",
-                expected: None,
-                actual: None,
-            });
+            self.files.push(FileResult { name, status: "missing", expected: None, actual: None });
         }
         for name in c.extra {
-            self.files.push(FileResult {
-                name,
-                status: "extra",
-                expected: None,
-                actual: None,
-            });
+            self.files.push(FileResult { name, status: "extra", expected: None, actual: None });
         }
         self.seconds = started.elapsed().as_secs_f64();
         self
@@ -217,11 +202,7 @@ impl VerifyReport {
         }
         s.push_str(&format!(
             "Verification failed: {} does not match {} ({} mismatched, {} missing, {} extra)\n",
-            self.model,
-            self.signature,
-            self.summary.mismatch,
-            self.summary.missing,
-            self.summary.extra
+            self.model, self.signature, self.summary.mismatch, self.summary.missing, self.summary.extra
         ));
         for f in self.files.iter().filter(|f| f.status != "ok") {
             match f.status {
@@ -231,9 +212,7 @@ impl VerifyReport {
                     f.expected.as_deref().unwrap_or("?"),
                     f.actual.as_deref().unwrap_or("?")
                 )),
-                "missing" => {
-                    s.push_str(&format!("  missing   {}: signed but not present\n", f.name))
-                }
+                "missing" => s.push_str(&format!("  missing   {}: signed but not present\n", f.name)),
                 _ => s.push_str(&format!("  extra     {}: present but not signed\n", f.name)),
             }
         }
@@ -244,9 +223,7 @@ impl VerifyReport {
 /// Renders an error for `--output json` or text.
 pub fn render_error(e: &Error, format: OutputFormat) -> String {
     match format {
-        OutputFormat::Json => {
-            json_line(&serde_json::json!({ "verified": false, "error": e.to_string() }))
-        }
+        OutputFormat::Json => json_line(&serde_json::json!({ "verified": false, "error": e.to_string() })),
         OutputFormat::Text => format!("error: {e}\n"),
     }
 }
@@ -266,9 +243,5 @@ pub fn human_bytes(n: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }

@@ -56,10 +56,7 @@ impl SigningMaterial {
     ) -> Result<Self, KeyError> {
         let key = PrivateKey::from_pem_file(key, password)?;
         let load = |p: &Path| -> Result<Vec<Cert>, KeyError> {
-            let text = std::fs::read(p).map_err(|source| KeyError::Io {
-                path: p.to_path_buf(),
-                source,
-            })?;
+            let text = std::fs::read(p).map_err(|source| KeyError::Io { path: p.to_path_buf(), source })?;
             Cert::from_pem_chain(&text).map_err(|e| KeyError::invalid(p.display().to_string(), e))
         };
         let mut certs = load(certificate)?;
@@ -69,9 +66,8 @@ impl SigningMaterial {
                 format!("expected one signing certificate, found {}", certs.len()),
             ));
         }
-        let leaf_key = certs[0]
-            .ec_public_key()
-            .map_err(|e| KeyError::invalid(certificate.display().to_string(), e))?;
+        let leaf_key =
+            certs[0].ec_public_key().map_err(|e| KeyError::invalid(certificate.display().to_string(), e))?;
         if &leaf_key != key.public_key() {
             return Err(KeyError::invalid(
                 certificate.display().to_string(),
@@ -89,19 +85,8 @@ impl SigningMaterial {
 pub fn sign_manifest(manifest: &Manifest, material: &SigningMaterial) -> Result<Bundle, Error> {
     let payload = statement_for(manifest).to_payload();
     let (key, verification_material) = match material {
-        SigningMaterial::Keyless {
-            token,
-            services,
-            transport,
-            root,
-        } => {
-            return Ok(sign_keyless(
-                &payload,
-                token,
-                services,
-                transport.as_ref(),
-                root,
-            )?);
+        SigningMaterial::Keyless { token, services, transport, root } => {
+            return Ok(sign_keyless(&payload, token, services, transport.as_ref(), root)?);
         }
         SigningMaterial::Key(k) => (
             k,
@@ -136,18 +121,12 @@ pub fn sign_manifest(manifest: &Manifest, material: &SigningMaterial) -> Result<
 /// over the target only once complete.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), crate::errors::OutputError> {
     use std::io::Write;
-    let err = |source| crate::errors::OutputError {
-        path: path.to_path_buf(),
-        source,
-    };
+    let err = |source| crate::errors::OutputError { path: path.to_path_buf(), source };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".modelsig-")
-        .tempfile_in(&dir)
-        .map_err(err)?;
+    let mut tmp = tempfile::Builder::new().prefix(".modelsig-").tempfile_in(&dir).map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;

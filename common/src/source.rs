@@ -42,10 +42,7 @@ impl ModelRef {
             } else {
                 (rest, None)
             };
-            return Self::OciLayout {
-                path: PathBuf::from(path),
-                reference,
-            };
+            return Self::OciLayout { path: PathBuf::from(path), reference };
         }
         if let Some(rest) = s.strip_prefix("kit:") {
             return Self::Kit(rest.to_owned());
@@ -69,18 +66,11 @@ impl std::fmt::Display for ModelRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Dir(p) => write!(f, "{}", p.display()),
-            Self::OciLayout {
-                path,
-                reference: None,
-            } => write!(f, "oci:{}", path.display()),
-            Self::OciLayout {
-                path,
-                reference: Some(r),
-            } if r.starts_with('@') => write!(f, "oci:{}{r}", path.display()),
-            Self::OciLayout {
-                path,
-                reference: Some(r),
-            } => write!(f, "oci:{}:{r}", path.display()),
+            Self::OciLayout { path, reference: None } => write!(f, "oci:{}", path.display()),
+            Self::OciLayout { path, reference: Some(r) } if r.starts_with('@') => {
+                write!(f, "oci:{}{r}", path.display())
+            }
+            Self::OciLayout { path, reference: Some(r) } => write!(f, "oci:{}:{r}", path.display()),
             Self::Kit(r) => write!(f, "kit:{r}"),
             Self::Registry(r) => write!(f, "registry:{r}"),
         }
@@ -129,9 +119,7 @@ pub struct DirSource {
 impl DirSource {
     /// Opens a local path.
     pub fn new(path: &Path) -> Self {
-        Self {
-            path: path.to_path_buf(),
-        }
+        Self { path: path.to_path_buf() }
     }
 }
 
@@ -141,9 +129,7 @@ impl ModelSource for DirSource {
     }
 
     fn relative_path_of(&self, path: &Path) -> Option<String> {
-        model_dir::resolve_cli_ignore_paths(&self.path, &[path.to_path_buf()])
-            .into_iter()
-            .next()
+        model_dir::resolve_cli_ignore_paths(&self.path, &[path.to_path_buf()]).into_iter().next()
     }
 
     fn hash(
@@ -152,18 +138,12 @@ impl ModelSource for DirSource {
         progress: &dyn Fn(u64) -> Box<dyn Progress>,
     ) -> Result<Hashed, SourceError> {
         let ser = &req.serialization;
-        let opts = WalkOptions {
-            allow_symlinks: ser.allow_symlinks,
-            ignore_paths: ser.ignore_paths.clone(),
-        };
+        let opts = WalkOptions { allow_symlinks: ser.allow_symlinks, ignore_paths: ser.ignore_paths.clone() };
         let files = model_dir::list_files(&self.path, &opts, req.only.as_deref())?;
         let total = hashing::total_bytes(&files);
         let bar = progress(total);
         let items = hashing::hash_files(&files, ser.method, ser.hash, req.threads, bar.as_ref())?;
-        Ok(Hashed {
-            manifest: Manifest::new(self.model_name(), ser.clone(), items),
-            bytes_read: total,
-        })
+        Ok(Hashed { manifest: Manifest::new(self.model_name(), ser.clone(), items), bytes_read: total })
     }
 }
 
@@ -198,36 +178,15 @@ mod tests {
         assert_eq!(ModelRef::parse("./m"), ModelRef::Dir("./m".into()));
         assert_eq!(
             ModelRef::parse("oci:/tmp/l:v1"),
-            ModelRef::OciLayout {
-                path: "/tmp/l".into(),
-                reference: Some("v1".into())
-            }
+            ModelRef::OciLayout { path: "/tmp/l".into(), reference: Some("v1".into()) }
         );
         assert_eq!(
             ModelRef::parse("oci:/tmp/l@sha256:ab"),
-            ModelRef::OciLayout {
-                path: "/tmp/l".into(),
-                reference: Some("@sha256:ab".into())
-            }
+            ModelRef::OciLayout { path: "/tmp/l".into(), reference: Some("@sha256:ab".into()) }
         );
-        assert_eq!(
-            ModelRef::parse("oci:/tmp/l@sha256:ab").to_string(),
-            "oci:/tmp/l@sha256:ab"
-        );
-        assert_eq!(
-            ModelRef::parse("oci:dir"),
-            ModelRef::OciLayout {
-                path: "dir".into(),
-                reference: None
-            }
-        );
-        assert_eq!(
-            ModelRef::parse("kit:my/model:1"),
-            ModelRef::Kit("my/model:1".into())
-        );
-        assert_eq!(
-            ModelRef::parse("oci:/tmp/l:v1").to_string(),
-            "oci:/tmp/l:v1"
-        );
+        assert_eq!(ModelRef::parse("oci:/tmp/l@sha256:ab").to_string(), "oci:/tmp/l@sha256:ab");
+        assert_eq!(ModelRef::parse("oci:dir"), ModelRef::OciLayout { path: "dir".into(), reference: None });
+        assert_eq!(ModelRef::parse("kit:my/model:1"), ModelRef::Kit("my/model:1".into()));
+        assert_eq!(ModelRef::parse("oci:/tmp/l:v1").to_string(), "oci:/tmp/l:v1");
     }
 }

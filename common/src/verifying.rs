@@ -72,28 +72,12 @@ impl std::fmt::Display for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Signer::Key { key } => write!(f, "{key}"),
-            Signer::Certificate {
-                subject,
-                fingerprint,
-                ..
-            } => {
-                write!(
-                    f,
-                    "certificate `{subject}` (sha256 {})",
-                    &fingerprint[..16.min(fingerprint.len())]
-                )
+            Signer::Certificate { subject, fingerprint, .. } => {
+                write!(f, "certificate `{subject}` (sha256 {})", &fingerprint[..16.min(fingerprint.len())])
             }
-            Signer::Sigstore {
-                identities,
-                issuer,
-                log_index,
-                signed_at,
-                ..
-            } => write!(
-                f,
-                "{} via {issuer}, Rekor entry {log_index} at {signed_at}",
-                identities.join(", ")
-            ),
+            Signer::Sigstore { identities, issuer, log_index, signed_at, .. } => {
+                write!(f, "{} via {issuer}, Rekor entry {log_index} at {signed_at}", identities.join(", "))
+            }
         }
     }
 }
@@ -109,29 +93,17 @@ pub struct VerifiedSignature {
     pub predicate_type: String,
 }
 
-fn verify_key_compat(
-    key: &PublicKey,
-    payload: &[u8],
-    signature: &[u8],
-    sha256_compat: bool,
-) -> bool {
+fn verify_key_compat(key: &PublicKey, payload: &[u8], signature: &[u8], sha256_compat: bool) -> bool {
     if key.verify(&pae(IN_TOTO_PAYLOAD_TYPE, payload), signature) {
         return true;
     }
     // model_signing 0.2 signed a malformed PAE; its verifiers still accept it.
     let compat = pae_compat_v02(IN_TOTO_PAYLOAD_TYPE, payload);
-    if sha256_compat {
-        key.verify_sha256(&compat, signature)
-    } else {
-        key.verify(&compat, signature)
-    }
+    if sha256_compat { key.verify_sha256(&compat, signature) } else { key.verify(&compat, signature) }
 }
 
 /// Verifies a bundle against a trust policy and returns the signed manifest.
-pub fn verify_bundle(
-    bundle: &Bundle,
-    policy: &TrustPolicy,
-) -> Result<VerifiedSignature, SignatureError> {
+pub fn verify_bundle(bundle: &Bundle, policy: &TrustPolicy) -> Result<VerifiedSignature, SignatureError> {
     if bundle.message_signature.is_some() && bundle.dsse_envelope.is_none() {
         return Err(SignatureError::Material(
             "bundle holds a message signature, not a DSSE envelope: not a model signature".into(),
@@ -167,14 +139,12 @@ pub fn verify_bundle(
                     )));
                 }
                 if let Some(raw) = &pk.raw_bytes {
-                    let pem =
-                        crate::bundle::decode_b64(raw, "verificationMaterial.publicKey.rawBytes")?;
+                    let pem = crate::bundle::decode_b64(raw, "verificationMaterial.publicKey.rawBytes")?;
                     let embedded = PublicKey::from_pem(&pem, "the signature's public key")
                         .map_err(|e| SignatureError::Material(e.to_string()))?;
                     if &embedded != key {
                         return Err(SignatureError::KeyMismatch(
-                            "the signature carries a different public key than the one given"
-                                .into(),
+                            "the signature carries a different public key than the one given".into(),
                         ));
                     }
                 }
@@ -182,9 +152,7 @@ pub fn verify_bundle(
             if !verify_key_compat(key, &payload, &signature, false) {
                 return Err(SignatureError::BadSignature(key.describe()));
             }
-            Signer::Key {
-                key: key.describe(),
-            }
+            Signer::Key { key: key.describe() }
         }
         TrustPolicy::Certificate { anchors } => {
             let ders = bundle.certificates()?;
@@ -192,16 +160,14 @@ pub fn verify_bundle(
                 .iter()
                 .enumerate()
                 .map(|(i, d)| {
-                    Cert::from_der(d)
-                        .map_err(|e| SignatureError::Chain(format!("certificate {i}: {e}")))
+                    Cert::from_der(d).map_err(|e| SignatureError::Chain(format!("certificate {i}: {e}")))
                 })
                 .collect::<Result<_, _>>()?;
-            let (leaf, rest) = certs.split_first().ok_or_else(|| {
-                SignatureError::Material("the signature has no certificate chain".into())
-            })?;
+            let (leaf, rest) = certs
+                .split_first()
+                .ok_or_else(|| SignatureError::Material("the signature has no certificate chain".into()))?;
             // model_signing checks the chain at the leaf's notBefore (OpenSSL store time).
-            let path = verify_chain(leaf, rest, anchors, leaf.not_before())
-                .map_err(SignatureError::Chain)?;
+            let path = verify_chain(leaf, rest, anchors, leaf.not_before()).map_err(SignatureError::Chain)?;
             if !leaf.can_sign_code() {
                 return Err(SignatureError::Certificate(
                     "neither key usage digitalSignature nor extended key usage codeSigning".into(),
@@ -237,9 +203,5 @@ pub fn verify_bundle(
         .ok()
         .and_then(|v| v["predicateType"].as_str().map(str::to_owned))
         .unwrap_or_default();
-    Ok(VerifiedSignature {
-        manifest,
-        signer,
-        predicate_type,
-    })
+    Ok(VerifiedSignature { manifest, signer, predicate_type })
 }

@@ -14,7 +14,7 @@ use crate::manifest::{Comparison, Manifest, Method, Serialization};
 use crate::model_dir::ignore_list;
 use crate::report::{SignReport, VerifyReport};
 use crate::signing::{SigningMaterial, sign_manifest, write_atomic};
-use crate::source::{HashRequest, ModelRef, ModelSource, open, signed_paths};
+use crate::source::{HashRequest, Hashed, ModelRef, ModelSource, open, signed_paths};
 use crate::verifying::{TrustPolicy, verify_bundle};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -60,12 +60,7 @@ impl HashOptions {
     /// The ignore list relative to the model root, with `extra` files (the signature).
     fn ignore_list(&self, source: &dyn ModelSource, extra: &[&Path]) -> Vec<String> {
         let mut rel: Vec<String> = Vec::new();
-        for p in self
-            .ignore_paths
-            .iter()
-            .map(PathBuf::as_path)
-            .chain(extra.iter().copied())
-        {
+        for p in self.ignore_paths.iter().map(PathBuf::as_path).chain(extra.iter().copied()) {
             if let Some(r) = source.relative_path_of(p) {
                 rel.push(r);
             }
@@ -99,11 +94,26 @@ pub struct SignSerialization {
 
 impl Default for SignSerialization {
     fn default() -> Self {
-        Self {
-            method: Method::Files,
-            hash: HashAlgorithm::Sha256,
-        }
+        Self { method: Method::Files, hash: HashAlgorithm::Sha256 }
     }
+}
+
+/// Hashes a model the way a signature would record it: the chosen serialization, the
+/// command line's ignore paths plus `extra_ignored` files, and the git paths.
+fn hash_for_signing(
+    source: &dyn ModelSource,
+    opts: &HashOptions,
+    ser: SignSerialization,
+    extra_ignored: &[&Path],
+) -> Result<Hashed, Error> {
+    let serialization = Serialization {
+        method: ser.method,
+        hash: ser.hash,
+        allow_symlinks: opts.allow_symlinks,
+        ignore_paths: opts.ignore_list(source, extra_ignored),
+    };
+    let req = HashRequest { serialization, only: None, threads: opts.threads };
+    Ok(source.hash(&req, &opts.progress())?)
 }
 
 /// Computes the manifest model_signing would sign (for `manifest`).
@@ -113,18 +123,7 @@ pub fn compute_manifest(
     ser: SignSerialization,
 ) -> Result<Manifest, Error> {
     let source = open(model)?;
-    let serialization = Serialization {
-        method: ser.method,
-        hash: ser.hash,
-        allow_symlinks: opts.allow_symlinks,
-        ignore_paths: opts.ignore_list(source.as_ref(), &[]),
-    };
-    let req = HashRequest {
-        serialization,
-        only: None,
-        threads: opts.threads,
-    };
-    Ok(source.hash(&req, &opts.progress())?.manifest)
+    Ok(hash_for_signing(source.as_ref(), opts, ser, &[])?.manifest)
 }
 
 /// Signs a model and writes the bundle to `signature` atomically.
@@ -137,18 +136,7 @@ pub fn sign_model(
 ) -> Result<SignReport, Error> {
     let started = Instant::now();
     let source = open(model)?;
-    let serialization = Serialization {
-        method: ser.method,
-        hash: ser.hash,
-        allow_symlinks: opts.allow_symlinks,
-        ignore_paths: opts.ignore_list(source.as_ref(), &[signature]),
-    };
-    let req = HashRequest {
-        serialization,
-        only: None,
-        threads: opts.threads,
-    };
-    let hashed = source.hash(&req, &opts.progress())?;
+    let hashed = hash_for_signing(source.as_ref(), opts, ser, &[signature])?;
     let bundle = sign_manifest(&hashed.manifest, material)?;
     write_atomic(signature, &bundle.to_json())?;
     Ok(SignReport {
@@ -163,13 +151,9 @@ pub fn sign_model(
 
 /// Reads and parses a signature file. An unreadable file is a usage error; a file that is
 /// not a valid bundle is a failed verification.
-pub fn read_bundle(
-    signature: &Path,
-) -> Result<Result<Bundle, crate::errors::SignatureError>, Error> {
-    let bytes = std::fs::read(signature).map_err(|source| SourceError::Io {
-        path: signature.to_path_buf(),
-        source,
-    })?;
+pub fn read_bundle(signature: &Path) -> Result<Result<Bundle, crate::errors::SignatureError>, Error> {
+    let bytes = std::fs::read(signature)
+        .map_err(|source| SourceError::Io { path: signature.to_path_buf(), source })?;
     Ok(Bundle::from_json(&bytes, &signature.display().to_string()).map_err(Into::into))
 }
 
@@ -212,11 +196,7 @@ pub fn verify_model(
         ..signed.serialization.clone()
     };
     let only = ignore_unsigned_files.then(|| signed_paths(signed));
-    let req = HashRequest {
-        serialization,
-        only,
-        threads: opts.threads,
-    };
+    let req = HashRequest { serialization, only, threads: opts.threads };
     let hashed = source.hash(&req, &opts.progress())?;
     let comparison: Comparison = hashed.manifest.compare(signed);
     report.bytes_hashed = hashed.bytes_read;

@@ -33,18 +33,15 @@ impl PartialEq for Cert {
 impl Cert {
     /// Parses DER.
     pub fn from_der(der: &[u8]) -> Result<Self, String> {
-        let cert = x509_cert::Certificate::from_der(der)
-            .map_err(|e| format!("not a DER X.509 certificate: {e}"))?;
-        Ok(Self {
-            der: der.to_vec(),
-            cert,
-        })
+        let cert =
+            x509_cert::Certificate::from_der(der).map_err(|e| format!("not a DER X.509 certificate: {e}"))?;
+        Ok(Self { der: der.to_vec(), cert })
     }
 
     /// Parses every CERTIFICATE block of a PEM text.
     pub fn from_pem_chain(text: &[u8]) -> Result<Vec<Self>, String> {
-        let certs = x509_cert::Certificate::load_pem_chain(text)
-            .map_err(|e| format!("bad PEM certificate: {e}"))?;
+        let certs =
+            x509_cert::Certificate::load_pem_chain(text).map_err(|e| format!("bad PEM certificate: {e}"))?;
         certs
             .into_iter()
             .map(|cert| {
@@ -76,37 +73,22 @@ impl Cert {
 
     /// `notBefore` as seconds since the epoch.
     pub fn not_before(&self) -> u64 {
-        self.cert
-            .tbs_certificate
-            .validity
-            .not_before
-            .to_unix_duration()
-            .as_secs()
+        self.cert.tbs_certificate.validity.not_before.to_unix_duration().as_secs()
     }
 
     /// `notAfter` as seconds since the epoch.
     pub fn not_after(&self) -> u64 {
-        self.cert
-            .tbs_certificate
-            .validity
-            .not_after
-            .to_unix_duration()
-            .as_secs()
+        self.cert.tbs_certificate.validity.not_after.to_unix_duration().as_secs()
     }
 
     /// DER SubjectPublicKeyInfo.
     pub fn spki_der(&self) -> Result<Vec<u8>, String> {
-        self.cert
-            .tbs_certificate
-            .subject_public_key_info
-            .to_der()
-            .map_err(|e| e.to_string())
+        self.cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| e.to_string())
     }
 
     /// The subject's EC public key (the only kind that signs model signatures).
     pub fn ec_public_key(&self) -> Result<PublicKey, String> {
-        PublicKey::from_spki_der(&self.spki_der()?, "certificate public key")
-            .map_err(|e| e.to_string())
+        PublicKey::from_spki_der(&self.spki_der()?, "certificate public key").map_err(|e| e.to_string())
     }
 
     /// The raw value of an extension.
@@ -128,8 +110,7 @@ impl Cert {
 
     /// Key usage flags, if the extension is present.
     pub fn key_usage(&self) -> Option<KeyUsage> {
-        self.extension(rfc5912::ID_CE_KEY_USAGE)
-            .and_then(|v| KeyUsage::from_der(v).ok())
+        self.extension(rfc5912::ID_CE_KEY_USAGE).and_then(|v| KeyUsage::from_der(v).ok())
     }
 
     /// Extended key usages, if the extension is present.
@@ -142,14 +123,10 @@ impl Cert {
     /// May this certificate sign model signatures (model_signing's rule: key usage
     /// digitalSignature, or else extended key usage codeSigning)?
     pub fn can_sign_code(&self) -> bool {
-        if self
-            .key_usage()
-            .is_some_and(|k| k.0.contains(KeyUsages::DigitalSignature))
-        {
+        if self.key_usage().is_some_and(|k| k.0.contains(KeyUsages::DigitalSignature)) {
             return true;
         }
-        self.extended_key_usage()
-            .is_some_and(|e| e.contains(&EKU_CODE_SIGNING))
+        self.extended_key_usage().is_some_and(|e| e.contains(&EKU_CODE_SIGNING))
     }
 
     /// The DER of the to-be-signed part exactly as it appears in the certificate.
@@ -158,17 +135,14 @@ impl Cert {
         let (hdr, _) = outer;
         let body = &self.der[hdr..];
         let (tbs_hdr, tbs_len) = der_element(body).ok_or("truncated TBSCertificate")?;
-        body.get(..tbs_hdr + tbs_len)
-            .ok_or_else(|| "truncated TBSCertificate".to_owned())
+        body.get(..tbs_hdr + tbs_len).ok_or_else(|| "truncated TBSCertificate".to_owned())
     }
 
     /// Checks that `issuer`'s key made this certificate's signature.
     pub fn verify_signed_by(&self, issuer: &Cert) -> Result<(), String> {
         // RFC 5280 §4.1.1.2: the unsigned outer algorithm must equal the signed inner one.
         if self.cert.signature_algorithm != self.cert.tbs_certificate.signature {
-            return Err(
-                "signatureAlgorithm differs from the TBSCertificate's signature field".into(),
-            );
+            return Err("signatureAlgorithm differs from the TBSCertificate's signature field".into());
         }
         let tbs = self.tbs_raw()?;
         let sig = self.cert.signature.raw_bytes();
@@ -182,12 +156,7 @@ impl Cert {
 }
 
 /// Verifies a signature by algorithm OID with a SubjectPublicKeyInfo (EC or RSA).
-pub fn verify_with_spki(
-    spki: &[u8],
-    alg: ObjectIdentifier,
-    msg: &[u8],
-    sig: &[u8],
-) -> Result<(), String> {
+pub fn verify_with_spki(spki: &[u8], alg: ObjectIdentifier, msg: &[u8], sig: &[u8]) -> Result<(), String> {
     let digest: Vec<u8> = match alg {
         rfc5912::ECDSA_WITH_SHA_256 | rfc5912::SHA_256_WITH_RSA_ENCRYPTION => {
             sha2::Sha256::digest(msg).to_vec()
@@ -214,15 +183,10 @@ pub fn verify_with_spki(
             rfc5912::SHA_384_WITH_RSA_ENCRYPTION => rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
             _ => rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
         };
-        key.verify(scheme, &digest, sig)
-            .map_err(|_| "RSA signature does not verify".to_owned())
+        key.verify(scheme, &digest, sig).map_err(|_| "RSA signature does not verify".to_owned())
     } else {
         let key = PublicKey::from_spki_der(spki, "issuer key").map_err(|e| e.to_string())?;
-        if key.verify_prehash(&digest, sig) {
-            Ok(())
-        } else {
-            Err("ECDSA signature does not verify".into())
-        }
+        if key.verify_prehash(&digest, sig) { Ok(()) } else { Err("ECDSA signature does not verify".into()) }
     }
 }
 
@@ -271,51 +235,29 @@ pub fn verify_chain(
             return Ok(path);
         }
         let issuer_name = &current.cert.tbs_certificate.issuer;
-        let mut last_problem = format!(
-            "no issuer `{issuer_name}` of `{}` among the given certificates",
-            current.subject()
-        );
+        let mut last_problem =
+            format!("no issuer `{issuer_name}` of `{}` among the given certificates", current.subject());
         let mut found = None;
-        for (cand, trusted) in anchors
-            .iter()
-            .map(|c| (c, true))
-            .chain(intermediates.iter().map(|c| (c, false)))
+        for (cand, trusted) in
+            anchors.iter().map(|c| (c, true)).chain(intermediates.iter().map(|c| (c, false)))
         {
-            if *cand == current
-                || &cand.cert.tbs_certificate.subject != issuer_name
-                || path.contains(cand)
-            {
+            if *cand == current || &cand.cert.tbs_certificate.subject != issuer_name || path.contains(cand) {
                 continue;
             }
             if let Err(e) = current.verify_signed_by(cand) {
-                last_problem = format!(
-                    "`{}` is not signed by `{}`: {e}",
-                    current.subject(),
-                    cand.subject()
-                );
+                last_problem = format!("`{}` is not signed by `{}`: {e}", current.subject(), cand.subject());
                 continue;
             }
             if !cand.basic_constraints_ca() {
-                last_problem =
-                    format!("issuer `{}` is not a CA (basicConstraints)", cand.subject());
+                last_problem = format!("issuer `{}` is not a CA (basicConstraints)", cand.subject());
                 continue;
             }
-            if cand
-                .key_usage()
-                .is_some_and(|k| !k.0.contains(KeyUsages::KeyCertSign))
-            {
-                last_problem = format!(
-                    "issuer `{}` may not sign certificates (keyUsage)",
-                    cand.subject()
-                );
+            if cand.key_usage().is_some_and(|k| !k.0.contains(KeyUsages::KeyCertSign)) {
+                last_problem = format!("issuer `{}` may not sign certificates (keyUsage)", cand.subject());
                 continue;
             }
             if !cand.valid_at(at) {
-                last_problem = format!(
-                    "issuer `{}` is not valid at {}",
-                    cand.subject(),
-                    fmt_time(at)
-                );
+                last_problem = format!("issuer `{}` is not valid at {}", cand.subject(), fmt_time(at));
                 continue;
             }
             found = Some((cand.clone(), trusted));
@@ -337,9 +279,6 @@ pub fn verify_chain(
 pub fn fmt_time(t: u64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t as i64)
         .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_else(|| t.to_string())
 }

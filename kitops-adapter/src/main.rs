@@ -98,28 +98,16 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             }
             Ok(report.exit_code())
         }
-        Command::Manifest {
-            model,
-            hashing,
-            serialization,
-        } => {
+        Command::Manifest { model, hashing, serialization } => {
             let fail = |e: Error| (e, OutputFormat::Json);
             let ser = serialization.serialization().map_err(fail)?;
             let m = workflow::compute_manifest(&ModelRef::parse(&model), &hashing.options(), ser)
                 .map_err(fail)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&m.to_json()).unwrap_or_default()
-            );
+            println!("{}", serde_json::to_string_pretty(&m.to_json()).unwrap_or_default());
             Ok(0)
         }
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "modelsig-translate",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(shell, &mut Cli::command(), "modelsig-translate", &mut std::io::stdout());
             Ok(0)
         }
     }

@@ -8,19 +8,11 @@ use std::path::Path;
 
 fn signature_location(shape: Shape) -> &'static str {
     // Inside the model for one shape, so the automatic ignore of the signature is exercised.
-    if shape == Shape::WithIgnored {
-        "model/model.sig"
-    } else {
-        "model.sig"
-    }
+    if shape == Shape::WithIgnored { "model/model.sig" } else { "model.sig" }
 }
 
 fn model_arg(shape: Shape) -> &'static str {
-    if shape == Shape::SingleFile {
-        "model/model.safetensors"
-    } else {
-        "model"
-    }
+    if shape == Shape::SingleFile { "model/model.safetensors" } else { "model" }
 }
 
 fn sign_args<'a>(tool_method: &'a str, pki: &'a Pki, shape: Shape, sig: &'a str) -> Vec<String> {
@@ -68,8 +60,7 @@ fn strs(v: &[String]) -> Vec<&str> {
 /// The statement inside a bundle.
 fn statement(sig: &Path) -> serde_json::Value {
     let b: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(sig).unwrap_or_else(|e| panic!("{e}")))
-            .unwrap_or_default();
+        serde_json::from_slice(&std::fs::read(sig).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_default();
     let payload = base64::engine::general_purpose::STANDARD
         .decode(b["dsseEnvelope"]["payload"].as_str().unwrap_or_default())
         .unwrap_or_default();
@@ -79,11 +70,7 @@ fn statement(sig: &Path) -> serde_json::Value {
 fn sorted_ignores(s: &serde_json::Value) -> Vec<String> {
     let mut v: Vec<String> = s["predicate"]["serialization"]["ignore_paths"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
     v.sort();
     v
@@ -104,16 +91,11 @@ fn signatures_interoperate_with_model_signing_both_ways() {
             let sig = signature_location(shape);
 
             // Ours signs, Python verifies.
-            translate(cwd, &strs(&sign_args(method, pki, shape, sig)))
-                .ok(&format!("{what}: our sign"));
+            translate(cwd, &strs(&sign_args(method, pki, shape, sig))).ok(&format!("{what}: our sign"));
             let ours = statement(&cwd.join(sig));
             let r = model_signing(cwd, &strs(&verify_args(method, pki, shape, sig)));
             r.ok(&format!("{what}: model_signing verify of our signature"));
-            assert!(
-                r.stdout.contains("Verification succeeded"),
-                "{what}: {}",
-                r.stdout
-            );
+            assert!(r.stdout.contains("Verification succeeded"), "{what}: {}", r.stdout);
 
             // Python signs, ours verifies.
             std::fs::remove_file(cwd.join(sig)).unwrap_or_else(|e| panic!("{e}"));
@@ -125,21 +107,14 @@ fn signatures_interoperate_with_model_signing_both_ways() {
 
             // Both computed the same statement: subject, resources (in order), serialization.
             assert_eq!(ours["subject"], theirs["subject"], "{what}: subject");
-            assert_eq!(
-                ours["predicate"]["resources"], theirs["predicate"]["resources"],
-                "{what}: resources"
-            );
+            assert_eq!(ours["predicate"]["resources"], theirs["predicate"]["resources"], "{what}: resources");
             for k in ["method", "hash_type", "allow_symlinks"] {
                 assert_eq!(
                     ours["predicate"]["serialization"][k], theirs["predicate"]["serialization"][k],
                     "{what}: {k}"
                 );
             }
-            assert_eq!(
-                sorted_ignores(&ours),
-                sorted_ignores(&theirs),
-                "{what}: ignore_paths"
-            );
+            assert_eq!(sorted_ignores(&ours), sorted_ignores(&theirs), "{what}: ignore_paths");
             checked += 1;
         }
     }
@@ -153,19 +128,11 @@ fn tampered_model_fails_in_both_tools() {
     let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let cwd = work.path();
     make_model(cwd, Shape::Nested);
-    translate(
-        cwd,
-        &strs(&sign_args("key", &pki, Shape::Nested, "model.sig")),
-    )
-    .ok("sign");
+    translate(cwd, &strs(&sign_args("key", &pki, Shape::Nested, "model.sig"))).ok("sign");
     modelsig_e2e::flip_byte(&cwd.join("model/a/c/d/weights.bin"), 1234);
     let args = verify_args("key", &pki, Shape::Nested, "model.sig");
     model_signing(cwd, &strs(&args)).expect_code(1, "model_signing on tampered model");
     let r = translate(cwd, &strs(&args));
     r.expect_code(1, "ours on tampered model");
-    assert!(
-        r.stderr.contains("mismatch  a/c/d/weights.bin"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("mismatch  a/c/d/weights.bin"), "{}", r.stderr);
 }

@@ -53,18 +53,11 @@ fn changing_renaming_adding_or_deleting_model_files_fails() {
                 continue;
             }
             let (_t, root) = fresh_copy();
-            std::fs::rename(
-                root.join(dir).join(&file),
-                root.join(dir).join(format!("{file}.renamed")),
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+            std::fs::rename(root.join(dir).join(&file), root.join(dir).join(format!("{file}.renamed")))
+                .unwrap_or_else(|e| panic!("{e}"));
             let r = verify(&root, dir, &model, &flags);
             r.expect_code(1, &format!("{dir}: renamed {file}"));
-            assert!(
-                r.stderr.contains("missing") && r.stderr.contains("extra"),
-                "{}",
-                r.stderr
-            );
+            assert!(r.stderr.contains("missing") && r.stderr.contains("extra"), "{}", r.stderr);
             let (_t, root) = fresh_copy();
             std::fs::remove_file(root.join(dir).join(&file)).unwrap_or_else(|e| panic!("{e}"));
             verify(&root, dir, &model, &flags).expect_code(1, &format!("{dir}: deleted {file}"));
@@ -72,16 +65,14 @@ fn changing_renaming_adding_or_deleting_model_files_fails() {
         }
         if !model.ends_with("signme-1") {
             let (_t, root) = fresh_copy();
-            std::fs::write(root.join(dir).join("added.bin"), b"x")
-                .unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(root.join(dir).join("added.bin"), b"x").unwrap_or_else(|e| panic!("{e}"));
             let r = verify(&root, dir, &model, &flags);
             r.expect_code(1, &format!("{dir}: added file"));
             assert!(r.stderr.contains("extra     added.bin"), "{}", r.stderr);
             // With --ignore_unsigned_files the unsigned file is tolerated, as upstream.
             let mut f = flags.clone();
             f.push("--ignore_unsigned_files".into());
-            verify(&root, dir, &model, &f)
-                .ok(&format!("{dir}: added file with --ignore_unsigned_files"));
+            verify(&root, dir, &model, &f).ok(&format!("{dir}: added file with --ignore_unsigned_files"));
             cases_run += 2;
         }
     }
@@ -107,9 +98,7 @@ fn every_byte_of_every_model_sig_matters() {
         // The tampered copies live outside the model; leave the original out like the CLI does.
         ignore.push(sig_path.clone());
         let model_path = root.join(model.trim_start_matches("./"));
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let accepted: Vec<usize> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
@@ -126,29 +115,15 @@ fn every_byte_of_every_model_sig_matters() {
                         };
                         // Sanity: the untouched bytes at this path verify with these options.
                         std::fs::write(&sig, original).unwrap_or_else(|e| panic!("{e}"));
-                        let r = verify_model(
-                            &ModelRef::Dir(model_path.clone()),
-                            &sig,
-                            policy,
-                            &opts,
-                            false,
-                        );
-                        assert!(
-                            matches!(r, Ok(ref rep) if rep.verified),
-                            "original does not verify: {r:?}"
-                        );
+                        let r = verify_model(&ModelRef::Dir(model_path.clone()), &sig, policy, &opts, false);
+                        assert!(matches!(r, Ok(ref rep) if rep.verified), "original does not verify: {r:?}");
                         let mut bad = Vec::new();
                         for i in (w..original.len()).step_by(threads) {
                             let mut b = original.clone();
                             b[i] ^= 1;
                             std::fs::write(&sig, &b).unwrap_or_else(|e| panic!("{e}"));
-                            let r = verify_model(
-                                &ModelRef::Dir(model_path.clone()),
-                                &sig,
-                                policy,
-                                &opts,
-                                false,
-                            );
+                            let r =
+                                verify_model(&ModelRef::Dir(model_path.clone()), &sig, policy, &opts, false);
                             if matches!(r, Ok(ref rep) if rep.verified) {
                                 bad.push(i);
                             }
@@ -157,26 +132,13 @@ fn every_byte_of_every_model_sig_matters() {
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
         });
-        assert!(
-            accepted.is_empty(),
-            "{dir}: flipping bytes at {accepted:?} of model.sig still verifies"
-        );
+        assert!(accepted.is_empty(), "{dir}: flipping bytes at {accepted:?} of model.sig still verifies");
         // The untouched signature still verifies with the same policy.
-        let opts = HashOptions {
-            ignore_paths: ignore,
-            quiet: true,
-            ..HashOptions::default()
-        };
+        let opts = HashOptions { ignore_paths: ignore, quiet: true, ..HashOptions::default() };
         let r = verify_model(&ModelRef::Dir(model_path), &sig_path, &policy, &opts, false);
-        assert!(
-            matches!(r, Ok(ref rep) if rep.verified),
-            "{dir}: original does not verify: {r:?}"
-        );
+        assert!(matches!(r, Ok(ref rep) if rep.verified), "{dir}: original does not verify: {r:?}");
         total += original.len();
     }
     println!("model.sig byte flips rejected: {total}");
@@ -186,44 +148,30 @@ fn policy_for(root: &Path, flags: &[String]) -> modelsig_common::verifying::Trus
     use modelsig_common::keyless::{IdentityPolicy, trust_root::TrustedRoot};
     use modelsig_common::verifying::TrustPolicy;
     let get = |name: &str| {
-        flags
-            .windows(2)
-            .find(|w| w[0] == name)
-            .map(|w| root.join(w[1].trim_start_matches("./")))
+        flags.windows(2).find(|w| w[0] == name).map(|w| root.join(w[1].trim_start_matches("./")))
     };
     match flags[0].as_str() {
         "key" => TrustPolicy::Key(
-            modelsig_common::keys::PublicKey::from_pem_file(
-                &get("--public_key").unwrap_or_default(),
-            )
-            .unwrap_or_else(|e| panic!("{e}")),
+            modelsig_common::keys::PublicKey::from_pem_file(&get("--public_key").unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{e}")),
         ),
         "certificate" => {
             let text = std::fs::read(get("--certificate_chain").unwrap_or_default())
                 .unwrap_or_else(|e| panic!("{e}"));
             TrustPolicy::Certificate {
-                anchors: modelsig_common::x509::Cert::from_pem_chain(&text)
-                    .unwrap_or_else(|e| panic!("{e}")),
+                anchors: modelsig_common::x509::Cert::from_pem_chain(&text).unwrap_or_else(|e| panic!("{e}")),
             }
         }
         _ => {
-            let text = std::fs::read(get("--trust_config").unwrap_or_default())
-                .unwrap_or_else(|e| panic!("{e}"));
-            let arg = |n: &str| {
-                flags
-                    .windows(2)
-                    .find(|w| w[0] == n)
-                    .map(|w| w[1].clone())
-                    .unwrap_or_default()
-            };
+            let text =
+                std::fs::read(get("--trust_config").unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+            let arg =
+                |n: &str| flags.windows(2).find(|w| w[0] == n).map(|w| w[1].clone()).unwrap_or_default();
             TrustPolicy::Sigstore {
                 root: Box::new(
                     TrustedRoot::from_json(&text, "trust config").unwrap_or_else(|e| panic!("{e}")),
                 ),
-                identity: IdentityPolicy {
-                    identity: arg("--identity"),
-                    issuer: arg("--identity_provider"),
-                },
+                identity: IdentityPolicy { identity: arg("--identity"), issuer: arg("--identity_provider") },
             }
         }
     }

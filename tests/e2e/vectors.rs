@@ -10,36 +10,14 @@ pub fn cases() -> Vec<(&'static str, String, Vec<String>)> {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let key = s(&["--public_key", "./keys/certificate/signing-key-pub.pem"]);
     let cert = s(&["--certificate_chain", "./keys/certificate/ca-cert.pem"]);
-    let sigstore = s(&[
-        "--identity",
-        IBM_ID,
-        "--identity_provider",
-        IBM_ISSUER,
-        "--trust_config",
-        "trust_config.json",
-    ]);
+    let sigstore =
+        s(&["--identity", IBM_ID, "--identity_provider", IBM_ISSUER, "--trust_config", "trust_config.json"]);
     let ignore = |v: &str| s(&["--ignore-paths", &format!("./{v}/ignore-me")]);
     vec![
-        (
-            "v0.2.0-certificate",
-            "./v0.2.0-certificate/".into(),
-            [s(&["certificate"]), cert.clone()].concat(),
-        ),
-        (
-            "v1.0.0-certificate",
-            "./v1.0.0-certificate/".into(),
-            [s(&["certificate"]), cert.clone()].concat(),
-        ),
-        (
-            "v1.0.0-elliptic-key",
-            "./v1.0.0-elliptic-key/signme-1".into(),
-            [s(&["key"]), key.clone()].concat(),
-        ),
-        (
-            "v1.0.0-sigstore",
-            "./v1.0.0-sigstore/".into(),
-            [s(&["sigstore"]), sigstore.clone()].concat(),
-        ),
+        ("v0.2.0-certificate", "./v0.2.0-certificate/".into(), [s(&["certificate"]), cert.clone()].concat()),
+        ("v1.0.0-certificate", "./v1.0.0-certificate/".into(), [s(&["certificate"]), cert.clone()].concat()),
+        ("v1.0.0-elliptic-key", "./v1.0.0-elliptic-key/signme-1".into(), [s(&["key"]), key.clone()].concat()),
+        ("v1.0.0-sigstore", "./v1.0.0-sigstore/".into(), [s(&["sigstore"]), sigstore.clone()].concat()),
         (
             "v1.1.0-certificate",
             "./v1.1.0-certificate/".into(),
@@ -75,11 +53,7 @@ fn every_vector_verifies_with_upstream_flags() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = translate(&v, &args);
         r.ok(dir);
-        assert!(
-            r.stdout.starts_with("Verification succeeded"),
-            "{dir}: {}",
-            r.stdout
-        );
+        assert!(r.stdout.starts_with("Verification succeeded"), "{dir}: {}", r.stdout);
     }
 }
 
@@ -87,10 +61,9 @@ fn every_vector_verifies_with_upstream_flags() {
 fn keyless_vectors_verify_from_inside_the_model_directory() {
     let v = vectors();
     let trust = v.join("trust_config.json").display().to_string();
-    for (dir, extra) in [
-        ("v1.0.0-sigstore", vec![]),
-        ("v1.1.0-sigstore", vec!["--ignore-paths", "ignore-me"]),
-    ] {
+    for (dir, extra) in
+        [("v1.0.0-sigstore", vec![]), ("v1.1.0-sigstore", vec!["--ignore-paths", "ignore-me"])]
+    {
         let mut args = vec![
             "verify",
             "sigstore",
@@ -144,22 +117,12 @@ fn wrong_identity_issuer_key_or_ca_is_rejected_with_a_reason() {
         "./v1.1.0-sigstore/model.sig",
     ];
     let mut a = base.to_vec();
-    a.extend([
-        "--identity",
-        "someone@example.com",
-        "--identity_provider",
-        IBM_ISSUER,
-    ]);
+    a.extend(["--identity", "someone@example.com", "--identity_provider", IBM_ISSUER]);
     let r = translate(&v, &a);
     r.expect_code(1, "wrong identity");
     assert!(r.stderr.contains("identity mismatch"), "{}", r.stderr);
     let mut a = base.to_vec();
-    a.extend([
-        "--identity",
-        IBM_ID,
-        "--identity_provider",
-        "https://accounts.google.com",
-    ]);
+    a.extend(["--identity", IBM_ID, "--identity_provider", "https://accounts.google.com"]);
     let r = translate(&v, &a);
     r.expect_code(1, "wrong issuer");
     assert!(r.stderr.contains("issuer mismatch"), "{}", r.stderr);

@@ -32,16 +32,11 @@ fn new_key() -> Key {
 }
 
 fn spki_der(k: &Key) -> Vec<u8> {
-    p256::PublicKey::from(k.verifying_key())
-        .to_public_key_der()
-        .map(|d| d.into_vec())
-        .unwrap_or_default()
+    p256::PublicKey::from(k.verifying_key()).to_public_key_der().map(|d| d.into_vec()).unwrap_or_default()
 }
 
 fn sign(k: &Key, msg: &[u8]) -> Vec<u8> {
-    let s: p256::ecdsa::Signature = k
-        .sign_prehash(&sha256(msg))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let s: p256::ecdsa::Signature = k.sign_prehash(&sha256(msg)).unwrap_or_else(|e| panic!("{e}"));
     s.to_der().as_bytes().to_vec()
 }
 
@@ -117,22 +112,14 @@ impl FakeSigstore {
     pub fn new() -> Self {
         let ca_key = new_key();
         let name = Name::from_str("CN=fake fulcio,O=test").unwrap_or_else(|e| panic!("{e}"));
-        let spki = SubjectPublicKeyInfoOwned::from_key(*ca_key.verifying_key())
-            .unwrap_or_else(|e| panic!("{e}"));
-        let validity =
-            Validity::from_now(Duration::from_secs(86400)).unwrap_or_else(|e| panic!("{e}"));
-        let cert = CertificateBuilder::new(
-            Profile::Root,
-            SerialNumber::from(1u32),
-            validity,
-            name,
-            spki,
-            &ca_key,
-        )
-        .and_then(|b| b.build::<p256::ecdsa::DerSignature>())
-        .unwrap_or_else(|e| panic!("{e}"));
-        let ca_cert =
-            Cert::from_der(&cert.to_der().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+        let spki =
+            SubjectPublicKeyInfoOwned::from_key(*ca_key.verifying_key()).unwrap_or_else(|e| panic!("{e}"));
+        let validity = Validity::from_now(Duration::from_secs(86400)).unwrap_or_else(|e| panic!("{e}"));
+        let cert =
+            CertificateBuilder::new(Profile::Root, SerialNumber::from(1u32), validity, name, spki, &ca_key)
+                .and_then(|b| b.build::<p256::ecdsa::DerSignature>())
+                .unwrap_or_else(|e| panic!("{e}"));
+        let ca_cert = Cert::from_der(&cert.to_der().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
         Self {
             ca_key,
             ca_cert,
@@ -172,8 +159,7 @@ impl FakeSigstore {
     fn issue(&self, subject_key: &PublicKey, email: &str, issuer: &str) -> Vec<u8> {
         let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::try_from(subject_key.spki_der())
             .unwrap_or_else(|e| panic!("{e}"));
-        let validity =
-            Validity::from_now(Duration::from_secs(600)).unwrap_or_else(|e| panic!("{e}"));
+        let validity = Validity::from_now(Duration::from_secs(600)).unwrap_or_else(|e| panic!("{e}"));
         let issuer_name = self.ca_cert.inner().tbs_certificate.subject.clone();
         let build = |sct: Option<&[u8]>| {
             let profile = Profile::Leaf {
@@ -192,27 +178,18 @@ impl FakeSigstore {
             .unwrap_or_else(|e| panic!("{e}"));
             b.add_extension(&ExtendedKeyUsage(vec![crate::x509::EKU_CODE_SIGNING]))
                 .unwrap_or_else(|e| panic!("{e}"));
-            let san = GeneralName::Rfc822Name(
-                der::asn1::Ia5String::new(email).unwrap_or_else(|e| panic!("{e}")),
-            );
-            b.add_extension(&SubjectAltName(vec![san]))
-                .unwrap_or_else(|e| panic!("{e}"));
-            b.add_extension(&IssuerExt(issuer.into()))
-                .unwrap_or_else(|e| panic!("{e}"));
+            let san =
+                GeneralName::Rfc822Name(der::asn1::Ia5String::new(email).unwrap_or_else(|e| panic!("{e}")));
+            b.add_extension(&SubjectAltName(vec![san])).unwrap_or_else(|e| panic!("{e}"));
+            b.add_extension(&IssuerExt(issuer.into())).unwrap_or_else(|e| panic!("{e}"));
             if let Some(s) = sct {
-                b.add_extension(&SctExt(s.to_vec()))
-                    .unwrap_or_else(|e| panic!("{e}"));
+                b.add_extension(&SctExt(s.to_vec())).unwrap_or_else(|e| panic!("{e}"));
             }
-            b.build::<p256::ecdsa::DerSignature>()
-                .unwrap_or_else(|e| panic!("{e}"))
+            b.build::<p256::ecdsa::DerSignature>().unwrap_or_else(|e| panic!("{e}"))
         };
         let precert = build(None);
         let tbs = precert.tbs_certificate.to_der().unwrap_or_default();
-        let ct_key = if self.faults.unknown_ct_log {
-            new_key()
-        } else {
-            self.ct_key.clone()
-        };
+        let ct_key = if self.faults.unknown_ct_log { new_key() } else { self.ct_key.clone() };
         let ts: u64 = 1_700_000_000_000;
         let mut signed = vec![0u8, 0];
         signed.extend(ts.to_be_bytes());
@@ -235,22 +212,13 @@ impl FakeSigstore {
     }
 
     fn fulcio(&self, body: &serde_json::Value) -> Result<serde_json::Value, String> {
-        let token = IdentityToken::parse(
-            body["credentials"]["oidcIdentityToken"]
-                .as_str()
-                .unwrap_or_default(),
-        )
-        .map_err(|e| e.to_string())?;
-        let pem = body["publicKeyRequest"]["publicKey"]["content"]
-            .as_str()
-            .unwrap_or_default();
+        let token =
+            IdentityToken::parse(body["credentials"]["oidcIdentityToken"].as_str().unwrap_or_default())
+                .map_err(|e| e.to_string())?;
+        let pem = body["publicKeyRequest"]["publicKey"]["content"].as_str().unwrap_or_default();
         let key = PublicKey::from_pem(pem.as_bytes(), "request key").map_err(|e| e.to_string())?;
         let pop = B64
-            .decode(
-                body["publicKeyRequest"]["proofOfPossession"]
-                    .as_str()
-                    .unwrap_or_default(),
-            )
+            .decode(body["publicKeyRequest"]["proofOfPossession"].as_str().unwrap_or_default())
             .map_err(|e| e.to_string())?;
         if !key.verify(token.subject.as_bytes(), &pop) {
             return Err("400: proof of possession does not verify".into());
@@ -261,11 +229,9 @@ impl FakeSigstore {
             key
         };
         let leaf = self.issue(&certified, &token.subject, &token.issuer);
-        Ok(
-            serde_json::json!({ "signedCertificateEmbeddedSct": { "chain": { "certificates": [
-                pem_encode("CERTIFICATE", &leaf), pem_encode("CERTIFICATE", self.ca_cert.der()),
-            ]}}}),
-        )
+        Ok(serde_json::json!({ "signedCertificateEmbeddedSct": { "chain": { "certificates": [
+            pem_encode("CERTIFICATE", &leaf), pem_encode("CERTIFICATE", self.ca_cert.der()),
+        ]}}}))
     }
 
     fn rekor(&self, body: &serde_json::Value) -> Result<serde_json::Value, String> {
@@ -291,21 +257,14 @@ impl FakeSigstore {
         let log_index = 7;
         let set_payload = format!(
             r#"{{"body":"{}","integratedTime":{},"logID":"{}","logIndex":{}}}"#,
-            if self.faults.bad_set {
-                "tampered"
-            } else {
-                &body_b64
-            },
+            if self.faults.bad_set { "tampered" } else { &body_b64 },
             now,
             hex::encode(log_id),
             log_index
         );
         let set = sign(&self.rekor_key, set_payload.as_bytes());
         // A three-leaf tree with our entry last.
-        let (h0, h1) = (
-            super::rekor::leaf_hash(b"zero"),
-            super::rekor::leaf_hash(b"one"),
-        );
+        let (h0, h1) = (super::rekor::leaf_hash(b"zero"), super::rekor::leaf_hash(b"one"));
         let node = |l: &[u8], r: &[u8]| {
             let mut b = vec![1u8];
             b.extend(l);
@@ -343,16 +302,12 @@ impl Transport for FakeSigstore {
 
 /// A syntactically valid (unsigned) JWT with these claims.
 pub fn token(email: &str, issuer: &str) -> String {
-    let claims =
-        serde_json::json!({ "iss": issuer, "sub": "1234", "email": email, "email_verified": true });
+    let claims = serde_json::json!({ "iss": issuer, "sub": "1234", "email": email, "email_verified": true });
     format!("e30.{}.c2ln", B64URL.encode(claims.to_string()))
 }
 
 fn services() -> Services {
-    Services {
-        fulcio: "https://fake.fulcio".into(),
-        rekor: "https://fake.rekor".into(),
-    }
+    Services { fulcio: "https://fake.fulcio".into(), rekor: "https://fake.rekor".into() }
 }
 
 #[cfg(test)]
@@ -375,14 +330,7 @@ mod tests {
             allow_symlinks: false,
             ignore_paths: vec![],
         };
-        Manifest::new(
-            "m".into(),
-            ser,
-            [(
-                ResourceKey::file("w.bin"),
-                HashAlgorithm::Sha256.digest(b"w"),
-            )],
-        )
+        Manifest::new("m".into(), ser, [(ResourceKey::file("w.bin"), HashAlgorithm::Sha256.digest(b"w"))])
     }
 
     fn sign_with(fake: &FakeSigstore) -> Result<Bundle, SignatureError> {
@@ -394,16 +342,12 @@ mod tests {
     fn policy(fake: &FakeSigstore, identity: &str) -> TrustPolicy {
         TrustPolicy::Sigstore {
             root: Box::new(fake.trusted_root()),
-            identity: IdentityPolicy {
-                identity: identity.into(),
-                issuer: ISSUER.into(),
-            },
+            identity: IdentityPolicy { identity: identity.into(), issuer: ISSUER.into() },
         }
     }
 
     #[test]
-    fn keyless_signature_verifies_after_a_json_round_trip() -> Result<(), Box<dyn std::error::Error>>
-    {
+    fn keyless_signature_verifies_after_a_json_round_trip() -> Result<(), Box<dyn std::error::Error>> {
         let fake = FakeSigstore::new();
         let bundle = sign_with(&fake)?;
         assert_eq!(fake.calls.get(), 2);
@@ -422,34 +366,13 @@ mod tests {
     #[test]
     fn misbehaving_services_are_caught_before_anything_is_written() {
         for (faults, expected) in [
-            (
-                Faults {
-                    wrong_key: true,
-                    ..Faults::default()
-                },
-                "different public key",
-            ),
-            (
-                Faults {
-                    bad_set: true,
-                    ..Faults::default()
-                },
-                "signed entry timestamp",
-            ),
-            (
-                Faults {
-                    unknown_ct_log: true,
-                    ..Faults::default()
-                },
-                "unknown CT log",
-            ),
+            (Faults { wrong_key: true, ..Faults::default() }, "different public key"),
+            (Faults { bad_set: true, ..Faults::default() }, "signed entry timestamp"),
+            (Faults { unknown_ct_log: true, ..Faults::default() }, "unknown CT log"),
         ] {
             let mut fake = FakeSigstore::new();
             fake.faults = faults;
-            let e = sign_with(&fake)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
+            let e = sign_with(&fake).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(e.contains(expected), "expected `{expected}`, got `{e}`");
         }
     }

@@ -31,15 +31,9 @@ impl Transport for HttpTransport {
             .send_json(body)
             .map_err(|e| e.to_string())?;
         let status = resp.status();
-        let text = resp
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| e.to_string())?;
+        let text = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
         if !status.is_success() {
-            return Err(format!(
-                "HTTP {status}: {}",
-                text.chars().take(500).collect::<String>()
-            ));
+            return Err(format!("HTTP {status}: {}", text.chars().take(500).collect::<String>()));
         }
         serde_json::from_str(&text).map_err(|e| format!("response is not JSON: {e}"))
     }

@@ -93,12 +93,9 @@ pub fn san_values(cert: &Cert) -> Vec<String> {
 /// The OIDC issuer recorded by Fulcio.
 pub fn oidc_issuer(cert: &Cert) -> Option<String> {
     if let Some(v) = cert.extension(OID_ISSUER_V2) {
-        return der::asn1::Utf8StringRef::from_der(v)
-            .ok()
-            .map(|s| s.as_str().to_owned());
+        return der::asn1::Utf8StringRef::from_der(v).ok().map(|s| s.as_str().to_owned());
     }
-    cert.extension(OID_ISSUER_V1)
-        .and_then(|v| std::str::from_utf8(v).ok().map(str::to_owned))
+    cert.extension(OID_ISSUER_V1).and_then(|v| std::str::from_utf8(v).ok().map(str::to_owned))
 }
 
 fn cert_err(msg: impl Into<String>) -> SignatureError {
@@ -115,9 +112,9 @@ pub fn verify(
     policy: &IdentityPolicy,
 ) -> Result<KeylessSigner, SignatureError> {
     let certs = bundle.certificates()?;
-    let leaf_der = certs.first().ok_or_else(|| {
-        SignatureError::Material("keyless bundle has no signing certificate".into())
-    })?;
+    let leaf_der = certs
+        .first()
+        .ok_or_else(|| SignatureError::Material("keyless bundle has no signing certificate".into()))?;
     let leaf = Cert::from_der(leaf_der).map_err(cert_err)?;
     let [entry] = bundle.verification_material.tlog_entries.as_slice() else {
         return Err(SignatureError::Tlog(format!(
@@ -138,8 +135,7 @@ pub fn verify(
 
     let mut path = Vec::new();
     for &t in &times {
-        let at =
-            u64::try_from(t).map_err(|_| SignatureError::Tlog("negative signing time".into()))?;
+        let at = u64::try_from(t).map_err(|_| SignatureError::Tlog("negative signing time".into()))?;
         let mut anchors = Vec::new();
         let mut intermediates = Vec::new();
         for ca in &root.certificate_authorities {
@@ -158,21 +154,13 @@ pub fn verify(
             ))
         })?;
     }
-    let issuer_cert = path
-        .first()
-        .ok_or_else(|| SignatureError::Chain("empty chain".into()))?;
+    let issuer_cert = path.first().ok_or_else(|| SignatureError::Chain("empty chain".into()))?;
     sct::verify_embedded_scts(&leaf, issuer_cert, root).map_err(SignatureError::Sct)?;
 
-    if !leaf
-        .key_usage()
-        .is_some_and(|k| k.0.contains(KeyUsages::DigitalSignature))
-    {
+    if !leaf.key_usage().is_some_and(|k| k.0.contains(KeyUsages::DigitalSignature)) {
         return Err(cert_err("key usage is not digitalSignature"));
     }
-    if !leaf
-        .extended_key_usage()
-        .is_some_and(|e| e.contains(&EKU_CODE_SIGNING))
-    {
+    if !leaf.extended_key_usage().is_some_and(|e| e.contains(&EKU_CODE_SIGNING)) {
         return Err(cert_err("extended key usage does not include codeSigning"));
     }
     let identities = san_values(&leaf);
@@ -191,14 +179,7 @@ pub fn verify(
     }
     let key = leaf.ec_public_key().map_err(cert_err)?;
     if !key.verify(pae, signature) {
-        return Err(SignatureError::BadSignature(format!(
-            "the certificate of {}",
-            policy.identity
-        )));
+        return Err(SignatureError::BadSignature(format!("the certificate of {}", policy.identity)));
     }
-    Ok(KeylessSigner {
-        identities,
-        issuer,
-        entry,
-    })
+    Ok(KeylessSigner { identities, issuer, entry })
 }

@@ -36,26 +36,16 @@ pub fn root_from_inclusion_proof(
     proof: &[[u8; 32]],
 ) -> Result<[u8; 32], String> {
     if index >= size {
-        return Err(format!(
-            "leaf index {index} is outside a tree of size {size}"
-        ));
+        return Err(format!("leaf index {index} is outside a tree of size {size}"));
     }
     let inner = (64 - (index ^ (size - 1)).leading_zeros()) as usize;
     let border = (index >> inner).count_ones() as usize;
     if proof.len() != inner + border {
-        return Err(format!(
-            "inclusion proof has {} hashes, expected {}",
-            proof.len(),
-            inner + border
-        ));
+        return Err(format!("inclusion proof has {} hashes, expected {}", proof.len(), inner + border));
     }
     let mut h = leaf;
     for (i, p) in proof[..inner].iter().enumerate() {
-        h = if (index >> i) & 1 == 0 {
-            hash_children(&h, p)
-        } else {
-            hash_children(p, &h)
-        };
+        h = if (index >> i) & 1 == 0 { hash_children(&h, p) } else { hash_children(p, &h) };
     }
     for p in &proof[inner..] {
         h = hash_children(p, &h);
@@ -72,18 +62,13 @@ fn verify_log_sig(key: &LogKey, msg: &[u8], sig: &[u8]) -> Result<(), String> {
 
 /// Verifies a signed checkpoint and returns (tree size, root hash).
 fn verify_checkpoint(note: &str, key: &LogKey) -> Result<(u64, Vec<u8>), String> {
-    let split = note
-        .find("\n\n")
-        .ok_or("checkpoint has no signature block")?;
+    let split = note.find("\n\n").ok_or("checkpoint has no signature block")?;
     let body = &note[..split + 1];
     let mut lines = body.lines();
     let origin = lines.next().ok_or("checkpoint has no origin line")?;
     // The (unsigned) signer name must be the log named by the (signed) origin line.
     let log_name = origin.split(' ').next().unwrap_or_default();
-    let size: u64 = lines
-        .next()
-        .and_then(|l| l.parse().ok())
-        .ok_or("checkpoint has no tree size")?;
+    let size: u64 = lines.next().and_then(|l| l.parse().ok()).ok_or("checkpoint has no tree size")?;
     let root = lines
         .next()
         .and_then(|l| decode_b64(l, "checkpoint root").ok())
@@ -137,17 +122,11 @@ pub fn verify_entry(
     require_proof: bool,
 ) -> Result<VerifiedEntry, SignatureError> {
     let key_id = decode_b64(&entry.log_id.key_id, "tlogEntries[0].logId.keyId")?;
-    let key = root.tlog(&key_id).ok_or_else(|| {
-        err(format!(
-            "log {} is not in the trusted root",
-            hex::encode(&key_id)
-        ))
-    })?;
+    let key = root
+        .tlog(&key_id)
+        .ok_or_else(|| err(format!("log {} is not in the trusted root", hex::encode(&key_id))))?;
     if !key.valid_at(entry.integrated_time) {
-        return Err(err(format!(
-            "log key {} was not valid at the entry's integrated time",
-            key.base_url
-        )));
+        return Err(err(format!("log key {} was not valid at the entry's integrated time", key.base_url)));
     }
     let kv = &entry.kind_version;
     if kv.kind != "dsse" || kv.version != "0.0.1" {
@@ -156,15 +135,13 @@ pub fn verify_entry(
             kv.kind, kv.version
         )));
     }
-    let body = decode_b64(
-        &entry.canonicalized_body,
-        "tlogEntries[0].canonicalizedBody",
-    )?;
+    let body = decode_b64(&entry.canonicalized_body, "tlogEntries[0].canonicalizedBody")?;
 
     // Signed entry timestamp: the log's signature over the canonical JSON of the entry.
-    let promise = entry.inclusion_promise.as_ref().ok_or_else(|| {
-        err("no signed entry timestamp (inclusion promise): no verified signing time")
-    })?;
+    let promise = entry
+        .inclusion_promise
+        .as_ref()
+        .ok_or_else(|| err("no signed entry timestamp (inclusion promise): no verified signing time"))?;
     let set_payload = format!(
         r#"{{"body":"{}","integratedTime":{},"logID":"{}","logIndex":{}}}"#,
         entry.canonicalized_body,
@@ -172,10 +149,7 @@ pub fn verify_entry(
         hex::encode(&key_id),
         entry.log_index
     );
-    let set = decode_b64(
-        &promise.signed_entry_timestamp,
-        "inclusionPromise.signedEntryTimestamp",
-    )?;
+    let set = decode_b64(&promise.signed_entry_timestamp, "inclusionPromise.signedEntryTimestamp")?;
     verify_log_sig(key, set_payload.as_bytes(), &set)
         .map_err(|e| err(format!("signed entry timestamp: {e}")))?;
 
@@ -185,30 +159,22 @@ pub fn verify_entry(
                 .hashes
                 .iter()
                 .map(|h| {
-                    decode_b64(h, "inclusionProof.hashes")
-                        .map_err(SignatureError::from)
-                        .and_then(|v| {
-                            <[u8; 32]>::try_from(v.as_slice())
-                                .map_err(|_| err("inclusion proof hash is not 32 bytes"))
-                        })
+                    decode_b64(h, "inclusionProof.hashes").map_err(SignatureError::from).and_then(|v| {
+                        <[u8; 32]>::try_from(v.as_slice())
+                            .map_err(|_| err("inclusion proof hash is not 32 bytes"))
+                    })
                 })
                 .collect::<Result<_, _>>()?;
             let (index, size) = (u64::try_from(p.log_index), u64::try_from(p.tree_size));
             let (Ok(index), Ok(size)) = (index, size) else {
                 return Err(err("negative index or tree size"));
             };
-            let computed =
-                root_from_inclusion_proof(index, size, leaf_hash(&body), &proof).map_err(err)?;
+            let computed = root_from_inclusion_proof(index, size, leaf_hash(&body), &proof).map_err(err)?;
             let claimed = decode_b64(&p.root_hash, "inclusionProof.rootHash")?;
             if computed.as_slice() != claimed.as_slice() {
-                return Err(err(
-                    "inclusion proof does not lead to the claimed root hash",
-                ));
+                return Err(err("inclusion proof does not lead to the claimed root hash"));
             }
-            let cp = p
-                .checkpoint
-                .as_ref()
-                .ok_or_else(|| err("inclusion proof has no checkpoint"))?;
+            let cp = p.checkpoint.as_ref().ok_or_else(|| err("inclusion proof has no checkpoint"))?;
             let (cp_size, cp_root) = verify_checkpoint(&cp.envelope, key).map_err(err)?;
             if cp_size != size || cp_root != claimed {
                 return Err(err("checkpoint does not match the inclusion proof"));
@@ -242,23 +208,15 @@ fn check_dsse_body(
     if spec["payloadHash"]["value"].as_str() != Some(hex::encode(sha256(payload)).as_str()) {
         return Err(err("entry payload hash does not match the signed payload"));
     }
-    let sigs = spec["signatures"]
-        .as_array()
-        .ok_or_else(|| err("entry has no signatures"))?;
+    let sigs = spec["signatures"].as_array().ok_or_else(|| err("entry has no signatures"))?;
     let [only] = sigs.as_slice() else {
         return Err(err("entry must record exactly one signature"));
     };
-    let rec_sig = decode_b64(
-        only["signature"].as_str().unwrap_or_default(),
-        "entry signature",
-    )?;
+    let rec_sig = decode_b64(only["signature"].as_str().unwrap_or_default(), "entry signature")?;
     if rec_sig != signature {
         return Err(err("entry records a different signature"));
     }
-    let verifier_pem = decode_b64(
-        only["verifier"].as_str().unwrap_or_default(),
-        "entry verifier",
-    )?;
+    let verifier_pem = decode_b64(only["verifier"].as_str().unwrap_or_default(), "entry verifier")?;
     let (_, verifier_der) =
         crate::keys::pem_decode(&verifier_pem, "entry verifier").map_err(|e| err(e.to_string()))?;
     if verifier_der != leaf_der {
@@ -282,15 +240,9 @@ mod tests {
         let n23 = node(leaves[2], leaves[3]);
         let n0123 = node(n01, n23);
         let root = node(n0123, leaves[4]);
-        assert_eq!(
-            root_from_inclusion_proof(2, 5, leaves[2], &[leaves[3], n01, leaves[4]])?,
-            root
-        );
+        assert_eq!(root_from_inclusion_proof(2, 5, leaves[2], &[leaves[3], n01, leaves[4]])?, root);
         assert_eq!(root_from_inclusion_proof(4, 5, leaves[4], &[n0123])?, root);
-        assert_ne!(
-            root_from_inclusion_proof(2, 5, leaves[1], &[leaves[3], n01, leaves[4]])?,
-            root
-        );
+        assert_ne!(root_from_inclusion_proof(2, 5, leaves[1], &[leaves[3], n01, leaves[4]])?, root);
         assert!(root_from_inclusion_proof(5, 5, leaves[4], &[n0123]).is_err());
         assert!(root_from_inclusion_proof(4, 5, leaves[4], &[]).is_err());
         Ok(())

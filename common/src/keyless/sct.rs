@@ -42,10 +42,7 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
     fn uint(&mut self, n: usize) -> Result<u64, String> {
-        Ok(self
-            .take(n)?
-            .iter()
-            .fold(0u64, |acc, b| (acc << 8) | *b as u64))
+        Ok(self.take(n)?.iter().fold(0u64, |acc, b| (acc << 8) | *b as u64))
     }
     fn vec(&mut self, len_bytes: usize) -> Result<&'a [u8], String> {
         let n = self.uint(len_bytes)? as usize;
@@ -55,8 +52,7 @@ impl<'a> Reader<'a> {
 
 /// Parses the SCT list extension value (an OCTET STRING holding the TLS list).
 pub fn parse_sct_list(ext_value: &[u8]) -> Result<Vec<Sct>, String> {
-    let inner =
-        der::asn1::OctetString::from_der(ext_value).map_err(|e| format!("SCT extension: {e}"))?;
+    let inner = der::asn1::OctetString::from_der(ext_value).map_err(|e| format!("SCT extension: {e}"))?;
     let mut outer = Reader(inner.as_bytes());
     let mut list = Reader(outer.vec(2)?);
     let mut out = Vec::new();
@@ -73,14 +69,7 @@ pub fn parse_sct_list(ext_value: &[u8]) -> Result<Vec<Sct>, String> {
         let hash_alg = r.uint(1)? as u8;
         let sig_alg = r.uint(1)? as u8;
         let signature = r.vec(2)?.to_vec();
-        out.push(Sct {
-            log_id,
-            timestamp,
-            extensions,
-            hash_alg,
-            sig_alg,
-            signature,
-        });
+        out.push(Sct { log_id, timestamp, extensions, hash_alg, sig_alg, signature });
     }
     Ok(out)
 }
@@ -96,26 +85,18 @@ fn precert_tbs(leaf: &Cert) -> Result<Vec<u8>, String> {
 
 /// Checks that at least one embedded SCT verifies with a trusted CT log key.
 pub fn verify_embedded_scts(leaf: &Cert, issuer: &Cert, root: &TrustedRoot) -> Result<(), String> {
-    let ext = leaf
-        .extension(SCT_LIST_OID)
-        .ok_or("the signing certificate has no embedded SCT")?;
+    let ext = leaf.extension(SCT_LIST_OID).ok_or("the signing certificate has no embedded SCT")?;
     let scts = parse_sct_list(ext)?;
     let tbs = precert_tbs(leaf)?;
     let issuer_key_hash = sha256(&issuer.spki_der()?);
     let mut problems = Vec::new();
     for sct in &scts {
         let Some(log) = root.ctlog(&sct.log_id) else {
-            problems.push(format!(
-                "SCT from unknown CT log {}",
-                hex::encode(sct.log_id)
-            ));
+            problems.push(format!("SCT from unknown CT log {}", hex::encode(sct.log_id)));
             continue;
         };
         if sct.hash_alg != 4 || sct.sig_alg != 3 {
-            problems.push(format!(
-                "SCT algorithm {}/{} unsupported",
-                sct.hash_alg, sct.sig_alg
-            ));
+            problems.push(format!("SCT algorithm {}/{} unsupported", sct.hash_alg, sct.sig_alg));
             continue;
         }
         let mut signed = vec![0u8, 0u8];
@@ -140,9 +121,5 @@ pub fn verify_embedded_scts(leaf: &Cert, issuer: &Cert, root: &TrustedRoot) -> R
             Err(e) => problems.push(format!("SCT from {}: {e}", log.base_url)),
         }
     }
-    Err(if problems.is_empty() {
-        "empty SCT list".into()
-    } else {
-        problems.join("; ")
-    })
+    Err(if problems.is_empty() { "empty SCT list".into() } else { problems.join("; ") })
 }

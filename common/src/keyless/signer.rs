@@ -46,10 +46,7 @@ pub struct Services {
 
 impl Default for Services {
     fn default() -> Self {
-        Self {
-            fulcio: DEFAULT_FULCIO.into(),
-            rekor: DEFAULT_REKOR.into(),
-        }
+        Self { fulcio: DEFAULT_FULCIO.into(), rekor: DEFAULT_REKOR.into() }
     }
 }
 
@@ -71,25 +68,17 @@ impl IdentityToken {
     /// Reads the claims of a JWT (not its signature: Fulcio checks that).
     pub fn parse(raw: &str) -> Result<Self, SignatureError> {
         let raw = raw.trim();
-        let claims = raw
-            .split('.')
-            .nth(1)
-            .ok_or_else(|| fail("identity token is not a JWT"))?;
+        let claims = raw.split('.').nth(1).ok_or_else(|| fail("identity token is not a JWT"))?;
         let claims = B64URL
             .decode(claims.trim_end_matches('='))
             .map_err(|_| fail("identity token claims are not base64url"))?;
-        let claims: serde_json::Value = serde_json::from_slice(&claims)
-            .map_err(|_| fail("identity token claims are not JSON"))?;
+        let claims: serde_json::Value =
+            serde_json::from_slice(&claims).map_err(|_| fail("identity token claims are not JSON"))?;
         let s = |k: &str| claims[k].as_str().map(str::to_owned);
-        let subject = s("email")
-            .or_else(|| s("sub"))
-            .ok_or_else(|| fail("identity token has no email or sub"))?;
+        let subject =
+            s("email").or_else(|| s("sub")).ok_or_else(|| fail("identity token has no email or sub"))?;
         let issuer = s("iss").ok_or_else(|| fail("identity token has no iss"))?;
-        Ok(Self {
-            raw: raw.to_owned(),
-            subject,
-            issuer,
-        })
+        Ok(Self { raw: raw.to_owned(), subject, issuer })
     }
 }
 
@@ -100,9 +89,7 @@ fn field<'a>(
 ) -> Result<&'a serde_json::Value, SignatureError> {
     let mut cur = v;
     for p in path {
-        cur = cur
-            .get(*p)
-            .ok_or_else(|| fail(format!("{what} response has no `{}`", path.join("."))))?;
+        cur = cur.get(*p).ok_or_else(|| fail(format!("{what} response has no `{}`", path.join("."))))?;
     }
     Ok(cur)
 }
@@ -114,28 +101,20 @@ fn hex_to_b64(h: &serde_json::Value, what: &str) -> Result<String, SignatureErro
 }
 
 fn int(v: &serde_json::Value, what: &str) -> Result<i64, SignatureError> {
-    v.as_i64()
-        .ok_or_else(|| fail(format!("Rekor response: {what} is not an integer")))
+    v.as_i64().ok_or_else(|| fail(format!("Rekor response: {what} is not an integer")))
 }
 
 /// Converts a Rekor v1 `LogEntry` response into a bundle `TransparencyLogEntry`.
 pub fn tlog_entry_from_rekor(resp: &serde_json::Value) -> Result<TlogEntry, SignatureError> {
-    let obj = resp
-        .as_object()
-        .ok_or_else(|| fail("Rekor response is not an object"))?;
+    let obj = resp.as_object().ok_or_else(|| fail("Rekor response is not an object"))?;
     let [(_uuid, e)] = obj.iter().collect::<Vec<_>>()[..] else {
         return Err(fail("Rekor response must hold exactly one entry"));
     };
     let proof = field(e, &["verification", "inclusionProof"], "Rekor")?;
     Ok(TlogEntry {
         log_index: int(field(e, &["logIndex"], "Rekor")?, "logIndex")?,
-        log_id: LogId {
-            key_id: hex_to_b64(field(e, &["logID"], "Rekor")?, "logID")?,
-        },
-        kind_version: KindVersion {
-            kind: "dsse".into(),
-            version: "0.0.1".into(),
-        },
+        log_id: LogId { key_id: hex_to_b64(field(e, &["logID"], "Rekor")?, "logID")? },
+        kind_version: KindVersion { kind: "dsse".into(), version: "0.0.1".into() },
         integrated_time: int(field(e, &["integratedTime"], "Rekor")?, "integratedTime")?,
         inclusion_promise: Some(InclusionPromise {
             signed_entry_timestamp: field(e, &["verification", "signedEntryTimestamp"], "Rekor")?
@@ -144,10 +123,7 @@ pub fn tlog_entry_from_rekor(resp: &serde_json::Value) -> Result<TlogEntry, Sign
                 .to_owned(),
         }),
         inclusion_proof: Some(InclusionProof {
-            log_index: int(
-                field(proof, &["logIndex"], "Rekor")?,
-                "inclusionProof.logIndex",
-            )?,
+            log_index: int(field(proof, &["logIndex"], "Rekor")?, "inclusionProof.logIndex")?,
             root_hash: hex_to_b64(field(proof, &["rootHash"], "Rekor")?, "rootHash")?,
             tree_size: int(field(proof, &["treeSize"], "Rekor")?, "treeSize")?,
             hashes: field(proof, &["hashes"], "Rekor")?
@@ -157,16 +133,10 @@ pub fn tlog_entry_from_rekor(resp: &serde_json::Value) -> Result<TlogEntry, Sign
                 .map(|h| hex_to_b64(h, "hashes"))
                 .collect::<Result<_, _>>()?,
             checkpoint: Some(Checkpoint {
-                envelope: field(proof, &["checkpoint"], "Rekor")?
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
+                envelope: field(proof, &["checkpoint"], "Rekor")?.as_str().unwrap_or_default().to_owned(),
             }),
         }),
-        canonicalized_body: field(e, &["body"], "Rekor")?
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
+        canonicalized_body: field(e, &["body"], "Rekor")?.as_str().unwrap_or_default().to_owned(),
     })
 }
 
@@ -182,8 +152,8 @@ pub fn sign_keyless(
     let spki = p256::PublicKey::from(key.verifying_key())
         .to_public_key_der()
         .map_err(|e| fail(format!("cannot encode the ephemeral key: {e}")))?;
-    let public = PublicKey::from_spki_der(spki.as_bytes(), "ephemeral key")
-        .map_err(|e| fail(e.to_string()))?;
+    let public =
+        PublicKey::from_spki_der(spki.as_bytes(), "ephemeral key").map_err(|e| fail(e.to_string()))?;
     let sign = |msg: &[u8]| -> Result<Vec<u8>, SignatureError> {
         let sig: p256::ecdsa::Signature = key
             .sign_prehash(&crate::digest::sha256(msg))
@@ -199,24 +169,13 @@ pub fn sign_keyless(
             "proofOfPossession": B64.encode(sign(token.subject.as_bytes())?),
         }
     });
-    let url = format!(
-        "{}/api/v2/signingCert",
-        services.fulcio.trim_end_matches('/')
-    );
-    let resp = transport
-        .post_json(&url, &request)
-        .map_err(|e| fail(format!("Fulcio {url}: {e}")))?;
-    let chain = field(
-        &resp,
-        &["signedCertificateEmbeddedSct", "chain", "certificates"],
-        "Fulcio",
-    )?
-    .as_array()
-    .ok_or_else(|| fail("Fulcio response: certificates is not a list"))?;
-    let leaf_pem = chain
-        .first()
-        .and_then(|c| c.as_str())
-        .ok_or_else(|| fail("Fulcio returned no certificate"))?;
+    let url = format!("{}/api/v2/signingCert", services.fulcio.trim_end_matches('/'));
+    let resp = transport.post_json(&url, &request).map_err(|e| fail(format!("Fulcio {url}: {e}")))?;
+    let chain = field(&resp, &["signedCertificateEmbeddedSct", "chain", "certificates"], "Fulcio")?
+        .as_array()
+        .ok_or_else(|| fail("Fulcio response: certificates is not a list"))?;
+    let leaf_pem =
+        chain.first().and_then(|c| c.as_str()).ok_or_else(|| fail("Fulcio returned no certificate"))?;
     let (_, leaf_der) =
         pem_decode(leaf_pem.as_bytes(), "Fulcio certificate").map_err(|e| fail(e.to_string()))?;
     let leaf = Cert::from_der(&leaf_der).map_err(|e| fail(format!("Fulcio certificate: {e}")))?;
@@ -237,13 +196,8 @@ pub fn sign_keyless(
             "verifiers": [B64.encode(pem_encode("CERTIFICATE", &leaf_der))],
         }}
     });
-    let url = format!(
-        "{}/api/v1/log/entries",
-        services.rekor.trim_end_matches('/')
-    );
-    let resp = transport
-        .post_json(&url, &entry)
-        .map_err(|e| fail(format!("Rekor {url}: {e}")))?;
+    let url = format!("{}/api/v1/log/entries", services.rekor.trim_end_matches('/'));
+    let resp = transport.post_json(&url, &entry).map_err(|e| fail(format!("Rekor {url}: {e}")))?;
     let tlog = tlog_entry_from_rekor(&resp)?;
 
     let bundle = Bundle {

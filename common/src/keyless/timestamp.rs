@@ -42,26 +42,18 @@ fn token_of(der_bytes: &[u8]) -> Result<ContentInfo, String> {
     if let Ok(ci) = ContentInfo::from_der(der_bytes) {
         return Ok(ci);
     }
-    let parts: Vec<Any> =
-        Vec::<Any>::from_der(der_bytes).map_err(|e| format!("not a TimeStampResp: {e}"))?;
+    let parts: Vec<Any> = Vec::<Any>::from_der(der_bytes).map_err(|e| format!("not a TimeStampResp: {e}"))?;
     let status: Vec<Any> = parts
         .first()
         .ok_or("empty TimeStampResp")?
         .decode_as()
         .map_err(|e| format!("bad PKIStatusInfo: {e}"))?;
-    let code: u8 = status
-        .first()
-        .ok_or("empty PKIStatusInfo")?
-        .decode_as()
-        .map_err(|e| format!("bad status: {e}"))?;
+    let code: u8 =
+        status.first().ok_or("empty PKIStatusInfo")?.decode_as().map_err(|e| format!("bad status: {e}"))?;
     if code > 1 {
         return Err(format!("timestamp response status is {code} (not granted)"));
     }
-    parts
-        .get(1)
-        .ok_or("timestamp response has no token")?
-        .decode_as()
-        .map_err(|e| format!("bad token: {e}"))
+    parts.get(1).ok_or("timestamp response has no token")?.decode_as().map_err(|e| format!("bad token: {e}"))
 }
 
 /// Does the CMS signer identifier name this certificate?
@@ -85,24 +77,14 @@ pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Re
     if token.content_type != rfc5911::ID_SIGNED_DATA {
         return Err("timestamp token is not CMS SignedData".into());
     }
-    let sd: SignedData = token
-        .content
-        .decode_as()
-        .map_err(|e| format!("bad SignedData: {e}"))?;
+    let sd: SignedData = token.content.decode_as().map_err(|e| format!("bad SignedData: {e}"))?;
     if sd.encap_content_info.econtent_type != ID_CT_TSTINFO {
         return Err("timestamp token does not hold a TSTInfo".into());
     }
-    let econtent = sd
-        .encap_content_info
-        .econtent
-        .as_ref()
-        .ok_or("timestamp token has no content")?;
-    let tst_der: OctetString = econtent
-        .decode_as()
-        .map_err(|e| format!("bad TSTInfo wrapper: {e}"))?;
+    let econtent = sd.encap_content_info.econtent.as_ref().ok_or("timestamp token has no content")?;
+    let tst_der: OctetString = econtent.decode_as().map_err(|e| format!("bad TSTInfo wrapper: {e}"))?;
     let tst_bytes = tst_der.as_bytes();
-    let fields: Vec<Any> =
-        Vec::<Any>::from_der(tst_bytes).map_err(|e| format!("bad TSTInfo: {e}"))?;
+    let fields: Vec<Any> = Vec::<Any>::from_der(tst_bytes).map_err(|e| format!("bad TSTInfo: {e}"))?;
     let imprint: MessageImprint = fields
         .get(2)
         .ok_or("TSTInfo has no messageImprint")?
@@ -118,41 +100,21 @@ pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Re
         return Err("timestamp is over a different signature (message imprint mismatch)".into());
     }
 
-    let signer = sd
-        .signer_infos
-        .0
-        .iter()
-        .next()
-        .ok_or("timestamp token has no signer")?;
+    let signer = sd.signer_infos.0.iter().next().ok_or("timestamp token has no signer")?;
     if sd.signer_infos.0.len() != 1 {
         return Err("timestamp token must have exactly one signer".into());
     }
     let expected_version = match signer.sid {
-        cms::signed_data::SignerIdentifier::IssuerAndSerialNumber(_) => {
-            cms::content_info::CmsVersion::V1
-        }
-        cms::signed_data::SignerIdentifier::SubjectKeyIdentifier(_) => {
-            cms::content_info::CmsVersion::V3
-        }
+        cms::signed_data::SignerIdentifier::IssuerAndSerialNumber(_) => cms::content_info::CmsVersion::V1,
+        cms::signed_data::SignerIdentifier::SubjectKeyIdentifier(_) => cms::content_info::CmsVersion::V3,
     };
     if signer.version != expected_version {
-        return Err(
-            "SignerInfo version does not match its signer identifier (RFC 5652 §5.3)".into(),
-        );
+        return Err("SignerInfo version does not match its signer identifier (RFC 5652 §5.3)".into());
     }
-    if !sd
-        .digest_algorithms
-        .iter()
-        .any(|a| a.oid == signer.digest_alg.oid)
-    {
-        return Err(
-            "the signer's digest algorithm is not among the token's digestAlgorithms".into(),
-        );
+    if !sd.digest_algorithms.iter().any(|a| a.oid == signer.digest_alg.oid) {
+        return Err("the signer's digest algorithm is not among the token's digestAlgorithms".into());
     }
-    let attrs = signer
-        .signed_attrs
-        .as_ref()
-        .ok_or("timestamp signer has no signed attributes")?;
+    let attrs = signer.signed_attrs.as_ref().ok_or("timestamp signer has no signed attributes")?;
     let mut digest_ok = false;
     let mut type_ok = false;
     for a in attrs.iter() {
@@ -160,14 +122,10 @@ pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Re
             continue;
         };
         if a.oid == rfc5911::ID_MESSAGE_DIGEST {
-            let d: OctetString = v
-                .decode_as()
-                .map_err(|e| format!("bad message-digest: {e}"))?;
+            let d: OctetString = v.decode_as().map_err(|e| format!("bad message-digest: {e}"))?;
             digest_ok = d.as_bytes() == hash_by_oid(signer.digest_alg.oid, tst_bytes)?.as_slice();
         } else if a.oid == rfc5911::ID_CONTENT_TYPE {
-            type_ok = v
-                .decode_as::<ObjectIdentifier>()
-                .is_ok_and(|o| o == ID_CT_TSTINFO);
+            type_ok = v.decode_as::<ObjectIdentifier>().is_ok_and(|o| o == ID_CT_TSTINFO);
         }
     }
     if !digest_ok || !type_ok {
@@ -193,10 +151,9 @@ pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Re
         .iter()
         .flat_map(|s| s.0.iter())
         .filter_map(|c| match c {
-            CertificateChoices::Certificate(c) => c
-                .to_der()
-                .ok()
-                .and_then(|d: Vec<u8>| Cert::from_der(&d).ok()),
+            CertificateChoices::Certificate(c) => {
+                c.to_der().ok().and_then(|d: Vec<u8>| Cert::from_der(&d).ok())
+            }
             _ => None,
         })
         .collect();
@@ -213,30 +170,13 @@ pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Re
         let mut intermediates: Vec<Cert> = rest.to_vec();
         intermediates.extend(embedded.iter().cloned());
         // A token that embeds certificates must be signed by one of them (RFC 3161 certReq).
-        let leaves: &[Cert] = if embedded.is_empty() {
-            &tsa.chain
-        } else {
-            &embedded
-        };
+        let leaves: &[Cert] = if embedded.is_empty() { &tsa.chain } else { &embedded };
         for leaf in leaves.iter().filter(|c| identifies(&signer.sid, c)) {
-            if verify_with_spki(
-                &leaf.spki_der()?,
-                sig_alg,
-                &signed,
-                signer.signature.as_bytes(),
-            )
-            .is_err()
-            {
+            if verify_with_spki(&leaf.spki_der()?, sig_alg, &signed, signer.signature.as_bytes()).is_err() {
                 continue;
             }
-            if !leaf
-                .extended_key_usage()
-                .is_some_and(|e| e.contains(&EKU_TIME_STAMPING))
-            {
-                problems.push(format!(
-                    "TSA certificate `{}` lacks the timeStamping usage",
-                    leaf.subject()
-                ));
+            if !leaf.extended_key_usage().is_some_and(|e| e.contains(&EKU_TIME_STAMPING)) {
+                problems.push(format!("TSA certificate `{}` lacks the timeStamping usage", leaf.subject()));
                 continue;
             }
             match verify_chain(leaf, &intermediates, std::slice::from_ref(anchor), when) {

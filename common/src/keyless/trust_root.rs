@@ -143,24 +143,17 @@ fn parse_time(s: &Option<String>, what: &str, field: &str) -> Result<Option<i64>
 }
 
 fn b64(s: &str, what: &str, field: &str) -> Result<Vec<u8>, FormatError> {
-    B64.decode(s.as_bytes()).map_err(|_| FormatError::Base64 {
-        what: what.into(),
-        field: field.into(),
-    })
+    B64.decode(s.as_bytes()).map_err(|_| FormatError::Base64 { what: what.into(), field: field.into() })
 }
 
 impl TrustedRoot {
     /// Parses a `ClientTrustConfig` or a bare `TrustedRoot` JSON document.
     pub fn from_json(bytes: &[u8], what: &str) -> Result<Self, FormatError> {
-        let json = |source| FormatError::Json {
-            what: what.to_owned(),
-            source,
-        };
+        let json = |source| FormatError::Json { what: what.to_owned(), source };
         let value: serde_json::Value = serde_json::from_slice(bytes).map_err(json)?;
         let raw: RawRoot = if value.get("trustedRoot").is_some() {
             let c: RawConfig = serde_json::from_value(value).map_err(json)?;
-            c.trusted_root
-                .ok_or_else(|| FormatError::field(what, "trustedRoot", "missing"))?
+            c.trusted_root.ok_or_else(|| FormatError::field(what, "trustedRoot", "missing"))?
         } else {
             serde_json::from_value(value).map_err(json)?
         };
@@ -173,11 +166,7 @@ impl TrustedRoot {
                     Ok(LogKey {
                         base_url: l.base_url.clone(),
                         key_id: b64(&l.log_id.key_id, what, &format!("{f}.logId.keyId"))?,
-                        spki_der: b64(
-                            &l.public_key.raw_bytes,
-                            what,
-                            &format!("{f}.publicKey.rawBytes"),
-                        )?,
+                        spki_der: b64(&l.public_key.raw_bytes, what, &format!("{f}.publicKey.rawBytes"))?,
                         key_details: l.public_key.key_details.clone(),
                         valid_from: parse_time(&vf.and_then(|v| v.start.clone()), what, &f)?,
                         valid_to: parse_time(&vf.and_then(|v| v.end.clone()), what, &f)?,
@@ -191,11 +180,7 @@ impl TrustedRoot {
                 let f = format!("{kind}[{i}]");
                 let mut chain = Vec::new();
                 for (j, c) in ca.cert_chain.certificates.iter().enumerate() {
-                    let der = b64(
-                        &c.raw_bytes,
-                        what,
-                        &format!("{f}.certChain.certificates[{j}]"),
-                    )?;
+                    let der = b64(&c.raw_bytes, what, &format!("{f}.certChain.certificates[{j}]"))?;
                     chain.push(Cert::from_der(&der).map_err(|e| FormatError::field(what, &f, e))?);
                 }
                 let vf = ca.valid_for.as_ref();
@@ -265,10 +250,7 @@ mod tests {
         let s = signing_services(BUILTIN_TRUST_CONFIG.as_bytes());
         assert_eq!(
             s.map(|s| (s.fulcio, s.rekor)),
-            Some((
-                "https://fulcio.sigstore.dev".to_owned(),
-                "https://rekor.sigstore.dev".to_owned()
-            ))
+            Some(("https://fulcio.sigstore.dev".to_owned(), "https://rekor.sigstore.dev".to_owned()))
         );
         assert!(TrustedRoot::from_json(b"{\"tlogs\": 3}", "x").is_err());
         Ok(())
