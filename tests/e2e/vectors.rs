@@ -161,3 +161,35 @@ fn wrong_identity_issuer_key_or_ca_is_rejected_with_a_reason() {
     r.expect_code(1, "wrong key");
     assert!(r.stderr.contains("key mismatch"), "{}", r.stderr);
 }
+
+/// Bundles of the older media types (v0.1, v0.2: the keyless leaf in `x509CertificateChain`)
+/// verify too; the content is the same signature in the older wrapper.
+#[test]
+fn older_bundle_media_types_verify() {
+    let v = vectors();
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read(v.join("v1.0.0-sigstore/model.sig")).unwrap_or_else(|e| panic!("{e}"));
+    let mut b: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+    let vm = &mut b["verificationMaterial"];
+    let leaf = vm["certificate"].take();
+    vm.as_object_mut().map(|m| m.remove("certificate"));
+    vm["x509CertificateChain"] = serde_json::json!({ "certificates": [leaf] });
+    for version in ["0.1", "0.2"] {
+        b["mediaType"] = format!("application/vnd.dev.sigstore.bundle+json;version={version}").into();
+        let sig = t.path().join(format!("v{version}.sig"));
+        std::fs::write(&sig, b.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let sig = sig.display().to_string();
+        let args = [
+            "verify",
+            "sigstore",
+            "./v1.0.0-sigstore",
+            "--identity",
+            IBM_ID,
+            "--identity_provider",
+            IBM_ISSUER,
+        ];
+        let rest = ["--ignore-paths", "./v1.0.0-sigstore/model.sig", "--trust_config", "trust_config.json"];
+        let r = translate(&v, &[&args[..], &rest, &["--signature", &sig]].concat());
+        r.ok(&format!("bundle v{version}"));
+    }
+}
