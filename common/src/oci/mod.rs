@@ -1,0 +1,32 @@
+//! OCI image-spec v1.1 types and the OCI image layout (opencontainers/image-spec
+//! `descriptor.md`, `manifest.md`, `image-index.md`, `image-layout.md`).
+//!
+//! Small serde mirrors instead of the `oci-spec` crate: digests are always computed over the
+//! exact bytes read or written (never over a re-serialization), unknown fields such as
+//! `artifactType` on descriptors and `subject` must round-trip, and each descriptor is
+//! validated (`sha256:` + 64 hex) before any digest becomes a file name.
+
+pub mod descriptor;
+pub mod digest;
+pub mod index;
+pub mod layout;
+pub mod manifest;
+
+pub use descriptor::Descriptor;
+pub use digest::OciDigest;
+pub use index::ImageIndex;
+pub use layout::OciLayout;
+pub use manifest::ImageManifest;
+
+/// `application/vnd.oci.image.manifest.v1+json`.
+pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// `application/vnd.oci.image.index.v1+json`.
+pub const MEDIA_TYPE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// The empty JSON descriptor media type (`{}`).
+pub const MEDIA_TYPE_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+/// Annotation naming a manifest in an image layout's index.
+pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// Annotation giving a layer's file name (ORAS).
+pub const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
+/// Annotation with the creation time.
+pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
