@@ -83,6 +83,9 @@ pub enum SourceError {
         /// Why it cannot be opened.
         reason: String,
     },
+    /// A packaged model (OCI layout, ModelKit) could not be read or does not check out.
+    #[error(transparent)]
+    Oci(#[from] OciError),
     /// The model changed while it was being hashed.
     #[error("{}: file changed size while being hashed (expected {expected} bytes, read {read})", path.display())]
     Changed {
@@ -167,6 +170,77 @@ pub enum SignatureError {
     Statement(String),
 }
 
+/// Reading or writing OCI content (image layouts, blobs, packaged models) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    /// The layout (directory, `oci-layout`, `index.json`) is unusable.
+    #[error("{}: {problem}", path.display())]
+    Layout {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A blob is missing or unreadable.
+    #[error("{what} ({digest}): {problem}")]
+    Blob {
+        /// Which blob (layer, config, manifest).
+        what: String,
+        /// Its digest.
+        digest: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Content does not match the digest that names it: tampering or corruption.
+    #[error("{what}: content does not match its digest: expected {expected}, found {actual}")]
+    DigestMismatch {
+        /// Which blob.
+        what: String,
+        /// The digest in the descriptor.
+        expected: String,
+        /// What was read.
+        actual: String,
+    },
+    /// Packaged content is inconsistent or unsafe (a diffId that does not match, a tar entry
+    /// escaping the model, a file in two layers).
+    #[error("{what}: {problem}")]
+    Content {
+        /// Which layer / entry / field.
+        what: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A manifest, index or config does not parse.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// Another I/O error.
+    #[error("{0}")]
+    Io(std::io::Error),
+}
+
+impl OciError {
+    /// Wraps this error in an `io::Error`, to pass through readers.
+    pub fn into_io(self) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, self)
+    }
+
+    /// Recovers an [`OciError`] passed through a reader, or wraps the I/O error.
+    pub fn from_io(e: std::io::Error) -> Self {
+        if e.get_ref().is_some_and(|i| i.is::<OciError>()) {
+            if let Some(inner) = e.into_inner().and_then(|b| b.downcast::<OciError>().ok()) {
+                return *inner;
+            }
+            return OciError::Io(std::io::Error::other("lost error"));
+        }
+        OciError::Io(e)
+    }
+
+    /// Is this a sign of tampered or corrupted content (rather than unusable input)?
+    pub fn is_tampering(&self) -> bool {
+        matches!(self, OciError::DigestMismatch { .. } | OciError::Content { .. })
+    }
+}
+
 /// Writing an output file failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {source}", path.display())]
@@ -196,6 +270,9 @@ pub enum Error {
     /// See [`OutputError`].
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// See [`OciError`].
+    #[error(transparent)]
+    Oci(#[from] OciError),
     /// Bad combination of options.
     #[error("{0}")]
     Usage(String),
@@ -206,6 +283,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Signature(_) => EXIT_VERIFY_FAILED,
+            Error::Oci(e) | Error::Source(SourceError::Oci(e)) if e.is_tampering() => EXIT_VERIFY_FAILED,
             _ => EXIT_USAGE,
         }
     }

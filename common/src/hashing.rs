@@ -256,6 +256,71 @@ mod mapped {
     }
 }
 
+/// Hashes one file's bytes as they stream past (from a tar member or a raw blob) into the
+/// resources of a serialization method: one digest for `files`, one per shard for `shards`.
+pub struct StreamHasher {
+    name: String,
+    method: Method,
+    algorithm: HashAlgorithm,
+    hasher: crate::digest::Hasher,
+    pos: u64,
+    shard_start: u64,
+    out: Vec<(ResourceKey, Digest)>,
+}
+
+impl StreamHasher {
+    /// Starts hashing the file `name`.
+    pub fn new(name: &str, method: Method, algorithm: HashAlgorithm) -> Self {
+        Self {
+            name: name.to_owned(),
+            method,
+            algorithm,
+            hasher: algorithm.hasher(),
+            pos: 0,
+            shard_start: 0,
+            out: Vec::new(),
+        }
+    }
+
+    /// Feeds the next bytes of the file.
+    pub fn update(&mut self, mut data: &[u8]) {
+        let Method::Shards { shard_size } = self.method else {
+            self.hasher.update(data);
+            self.pos += data.len() as u64;
+            return;
+        };
+        while !data.is_empty() {
+            let room = self.shard_start + shard_size - self.pos;
+            let n = usize::try_from(room).unwrap_or(usize::MAX).min(data.len());
+            self.hasher.update(&data[..n]);
+            self.pos += n as u64;
+            data = &data[n..];
+            if self.pos == self.shard_start + shard_size {
+                self.close_shard();
+            }
+        }
+    }
+
+    fn close_shard(&mut self) {
+        let done = std::mem::replace(&mut self.hasher, self.algorithm.hasher());
+        self.out.push((ResourceKey::shard(&self.name, self.shard_start, self.pos), done.finalize()));
+        self.shard_start = self.pos;
+    }
+
+    /// The resources of the file (none for an empty file under `shards`).
+    pub fn finish(mut self) -> Vec<(ResourceKey, Digest)> {
+        match self.method {
+            Method::Files => vec![(ResourceKey::file(&self.name), self.hasher.finalize())],
+            Method::Shards { .. } => {
+                if self.pos > self.shard_start {
+                    self.close_shard();
+                }
+                self.out
+            }
+        }
+    }
+}
+
 /// Number of hashing threads to use by default: one per available core.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
@@ -316,6 +381,27 @@ mod tests {
                 key.name()
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn stream_hasher_matches_file_hashing() -> Result<(), Box<dyn std::error::Error>> {
+        let t = tempfile::tempdir()?;
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        let files = vec![file(t.path(), "f", &data)?];
+        for method in
+            [Method::Files, Method::Shards { shard_size: 7_000 }, Method::Shards { shard_size: 100_000 }]
+        {
+            let mut want = hash_files(&files, method, HashAlgorithm::Sha256, 1, &NoProgress)?;
+            want.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut s = StreamHasher::new("f", method, HashAlgorithm::Sha256);
+            for piece in data.chunks(3_333) {
+                s.update(piece);
+            }
+            assert_eq!(s.finish(), want);
+        }
+        let empty = StreamHasher::new("e", Method::Shards { shard_size: 10 }, HashAlgorithm::Sha256);
+        assert!(empty.finish().is_empty());
         Ok(())
     }
 

@@ -131,7 +131,8 @@ fn canonicalize_existing_prefix(p: &Path) -> PathBuf {
     }
 }
 
-fn is_ignored(rel: &str, ignore: &[String]) -> bool {
+/// Is `rel` (a path relative to the model root) covered by one of the ignore paths?
+pub fn is_ignored(rel: &str, ignore: &[String]) -> bool {
     ignore.iter().any(|ig| {
         ig == "."
             || rel == ig

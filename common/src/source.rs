@@ -151,10 +151,13 @@ impl ModelSource for DirSource {
 pub fn open(model: &ModelRef) -> Result<Box<dyn ModelSource>, SourceError> {
     match model {
         ModelRef::Dir(p) => Ok(Box::new(DirSource::new(p))),
-        other => Err(SourceError::Unsupported {
+        ModelRef::OciLayout { path, reference } => {
+            Ok(Box::new(crate::packaged::PackagedModel::open_layout(path, reference.as_deref())?))
+        }
+        ModelRef::Kit(r) => Ok(Box::new(crate::packaged::PackagedModel::open_kit(r)?)),
+        other @ ModelRef::Registry(_) => Err(SourceError::Unsupported {
             reference: other.to_string(),
-            reason: "OCI layouts, ModelKits and registry references are not readable by this build yet; \
-                     give a local model directory"
+            reason: "registry references are not readable by this build yet; pull to an OCI layout first"
                 .into(),
         }),
     }

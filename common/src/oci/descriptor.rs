@@ -27,7 +27,13 @@ pub struct Descriptor {
 impl Descriptor {
     /// A descriptor for some content.
     pub fn new(media_type: &str, digest: &OciDigest, size: u64) -> Self {
-        Self { media_type: media_type.into(), digest_str: digest.to_string(), size, artifact_type: None, annotations: None }
+        Self {
+            media_type: media_type.into(),
+            digest_str: digest.to_string(),
+            size,
+            artifact_type: None,
+            annotations: None,
+        }
     }
 
     /// The validated digest.

@@ -40,7 +40,11 @@ impl FromStr for OciDigest {
             FormatError::field("OCI descriptor", "digest", format!("`{s}` is not a sha256 digest"))
         })?;
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            return Err(FormatError::field("OCI descriptor", "digest", format!("`{s}` is not 64 lowercase hex digits")));
+            return Err(FormatError::field(
+                "OCI descriptor",
+                "digest",
+                format!("`{s}` is not 64 lowercase hex digits"),
+            ));
         }
         Ok(Self { hex: hex.to_owned() })
     }

@@ -26,13 +26,18 @@ pub struct ImageIndex {
 impl ImageIndex {
     /// An empty index.
     pub fn new() -> Self {
-        Self { schema_version: 2, media_type: Some(super::MEDIA_TYPE_INDEX.into()), manifests: Vec::new(), annotations: None }
+        Self {
+            schema_version: 2,
+            media_type: Some(super::MEDIA_TYPE_INDEX.into()),
+            manifests: Vec::new(),
+            annotations: None,
+        }
     }
 
     /// Parses index JSON.
     pub fn from_json(bytes: &[u8], what: &str) -> Result<Self, FormatError> {
-        let i: ImageIndex =
-            serde_json::from_slice(bytes).map_err(|source| FormatError::Json { what: what.into(), source })?;
+        let i: ImageIndex = serde_json::from_slice(bytes)
+            .map_err(|source| FormatError::Json { what: what.into(), source })?;
         if i.schema_version != 2 {
             return Err(FormatError::field(what, "schemaVersion", format!("{} is not 2", i.schema_version)));
         }

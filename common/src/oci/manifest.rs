@@ -33,15 +33,19 @@ pub struct ImageManifest {
 impl ImageManifest {
     /// Parses manifest JSON, rejecting other schema versions and media types.
     pub fn from_json(bytes: &[u8], what: &str) -> Result<Self, FormatError> {
-        let m: ImageManifest =
-            serde_json::from_slice(bytes).map_err(|source| FormatError::Json { what: what.into(), source })?;
+        let m: ImageManifest = serde_json::from_slice(bytes)
+            .map_err(|source| FormatError::Json { what: what.into(), source })?;
         if m.schema_version != 2 {
             return Err(FormatError::field(what, "schemaVersion", format!("{} is not 2", m.schema_version)));
         }
         if let Some(mt) = &m.media_type
             && mt != MEDIA_TYPE_MANIFEST
         {
-            return Err(FormatError::field(what, "mediaType", format!("`{mt}` is not an OCI image manifest")));
+            return Err(FormatError::field(
+                what,
+                "mediaType",
+                format!("`{mt}` is not an OCI image manifest"),
+            ));
         }
         m.config.digest()?;
         for l in &m.layers {

@@ -1,0 +1,309 @@
+//! The one pass over a model layer: every byte of the blob is read once, and while it
+//! streams we check the layer digest (descriptor), the diffId (uncompressed digest), and
+//! hash each member file into manifest resources.
+//!
+//! Raw layers (ModelPack `…v1.raw`, one file) hold the file itself: with `files`/`sha256`
+//! serialization the verified layer digest *is* the resource digest, so nothing is hashed
+//! twice. Tar layers (`tar`, `tar+gzip`, `tar+zstd`) are decompressed and walked as they
+//! stream. Member names are untrusted: absolute paths, `..`, duplicates, links and special
+//! files are rejected with the layer and entry named.
+
+use crate::digest::{Digest, HashAlgorithm};
+use crate::errors::OciError;
+use crate::hashing::{Progress, StreamHasher};
+use crate::manifest::{Method, ResourceKey};
+use crate::modelpack::LayerFormat;
+use crate::oci::OciDigest;
+use sha2::Digest as _;
+use std::collections::HashSet;
+use std::io::Read;
+
+/// What to compute for one layer.
+pub struct LayerJob<'a> {
+    /// Names the layer in errors (`layer 2 (sha256:…)`).
+    pub what: String,
+    /// The blob's format.
+    pub format: LayerFormat,
+    /// The layer digest (checked by the reader; reused as the file digest of raw layers).
+    pub digest: OciDigest,
+    /// For raw layers: the file's path in the model.
+    pub raw_name: Option<String>,
+    /// Serialization method.
+    pub method: Method,
+    /// Hash algorithm of the resources.
+    pub algorithm: HashAlgorithm,
+    /// Which member names become resources (ignore paths, `--ignore_unsigned_files`).
+    pub include: &'a (dyn Fn(&str) -> bool + Sync),
+    /// Progress sink (bytes of the blob).
+    pub progress: &'a dyn Progress,
+}
+
+/// What one pass over a layer produced.
+#[derive(Debug, Default)]
+pub struct LayerOutput {
+    /// Resources of the included files.
+    pub resources: Vec<(ResourceKey, Digest)>,
+    /// Every file name the layer holds (included or not).
+    pub files: Vec<String>,
+    /// The uncompressed digest.
+    pub diff_id: Option<OciDigest>,
+}
+
+/// Counts bytes and reports progress.
+struct Counting<'a, R> {
+    inner: R,
+    progress: &'a dyn Progress,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.advance(n as u64);
+        Ok(n)
+    }
+}
+
+/// Hashes the uncompressed stream (diffId).
+struct Hashing<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn content(what: &str, problem: impl Into<String>) -> OciError {
+    OciError::Content { what: what.to_owned(), problem: problem.into() }
+}
+
+/// Validates and normalizes a path found in a layer (tar member or annotation).
+pub fn safe_member_name(raw: &str) -> Result<String, String> {
+    if raw.starts_with('/') {
+        return Err(format!("`{raw}` is an absolute path"));
+    }
+    let mut parts = Vec::new();
+    for c in raw.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => return Err(format!("`{raw}` contains `..`")),
+            c if c.contains('\0') => return Err(format!("`{raw}` contains a NUL byte")),
+            c => parts.push(c),
+        }
+    }
+    if parts.is_empty() {
+        return Err(format!("`{raw}` names no file"));
+    }
+    Ok(parts.join("/"))
+}
+
+fn drain(mut r: impl Read, buf: &mut [u8]) -> std::io::Result<()> {
+    while r.read(buf)? != 0 {}
+    Ok(())
+}
+
+/// Streams one layer blob (already wrapped in a digest-checking reader) and returns its
+/// resources. Fails on the first mismatch or unsafe entry.
+pub fn hash_layer(blob: impl Read, job: &LayerJob<'_>) -> Result<LayerOutput, OciError> {
+    let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
+    let reader = Counting { inner: blob, progress: job.progress };
+    let io = OciError::from_io;
+    match job.format {
+        LayerFormat::Raw => {
+            let name =
+                job.raw_name.clone().ok_or_else(|| content(&job.what, "raw layer names no file path"))?;
+            let mut out = LayerOutput {
+                files: vec![name.clone()],
+                diff_id: Some(job.digest.clone()),
+                ..Default::default()
+            };
+            let reuse = job.method == Method::Files && job.algorithm == HashAlgorithm::Sha256;
+            if !(job.include)(&name) || reuse {
+                // The reader verifies the digest at EOF: that digest is the file's sha256.
+                drain(reader, &mut buf).map_err(io)?;
+                if (job.include)(&name) {
+                    out.resources.push((
+                        ResourceKey::file(&name),
+                        Digest::new(HashAlgorithm::Sha256, job.digest.bytes()),
+                    ));
+                }
+                return Ok(out);
+            }
+            let mut h = StreamHasher::new(&name, job.method, job.algorithm);
+            let mut r = reader;
+            loop {
+                let n = r.read(&mut buf).map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+            out.resources = h.finish();
+            Ok(out)
+        }
+        LayerFormat::Tar => walk_tar(reader, job, &mut buf).map(|mut o| {
+            o.diff_id = Some(job.digest.clone());
+            o
+        }),
+        LayerFormat::TarGzip => {
+            let mut h =
+                Hashing { inner: flate2::read::MultiGzDecoder::new(reader), hasher: sha2::Sha256::new() };
+            let mut o = walk_tar(&mut h, job, &mut buf)?;
+            o.diff_id = Some(OciDigest::from_sha256(&h.hasher.finalize()));
+            Ok(o)
+        }
+        LayerFormat::TarZstd => {
+            let dec = zstd::stream::read::Decoder::new(reader).map_err(io)?;
+            let mut h = Hashing { inner: dec, hasher: sha2::Sha256::new() };
+            let mut o = walk_tar(&mut h, job, &mut buf)?;
+            o.diff_id = Some(OciDigest::from_sha256(&h.hasher.finalize()));
+            Ok(o)
+        }
+    }
+}
+
+fn walk_tar<R: Read>(reader: R, job: &LayerJob<'_>, buf: &mut [u8]) -> Result<LayerOutput, OciError> {
+    let io = OciError::from_io;
+    let mut out = LayerOutput::default();
+    let mut seen = HashSet::new();
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(io)? {
+        let mut entry = entry.map_err(|e| tar_error(job, e))?;
+        let raw = entry.path_bytes().into_owned();
+        let raw = String::from_utf8(raw).map_err(|_| content(&job.what, "tar entry name is not UTF-8"))?;
+        let entry_what = || format!("{}, entry `{raw}`", job.what);
+        use tar::EntryType as T;
+        match entry.header().entry_type() {
+            T::Directory => continue,
+            T::Regular | T::Continuous => {}
+            T::Symlink | T::Link => {
+                return Err(content(&entry_what(), "links are not allowed in model layers"));
+            }
+            other => return Err(content(&entry_what(), format!("unsupported entry type {other:?}"))),
+        }
+        let name = safe_member_name(&raw).map_err(|p| content(&entry_what(), p))?;
+        if !seen.insert(name.clone()) {
+            return Err(content(&entry_what(), "the layer holds this file twice"));
+        }
+        if (job.include)(&name) {
+            let mut h = StreamHasher::new(&name, job.method, job.algorithm);
+            loop {
+                let n = entry.read(buf).map_err(|e| tar_error(job, e))?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+            out.resources.extend(h.finish());
+        } else {
+            drain(&mut entry, buf).map_err(|e| tar_error(job, e))?;
+        }
+        out.files.push(name);
+    }
+    // Read the end-of-archive blocks and whatever follows, so every byte is checked.
+    drain(archive.into_inner(), buf).map_err(|e| tar_error(job, e))?;
+    Ok(out)
+}
+
+fn tar_error(job: &LayerJob<'_>, e: std::io::Error) -> OciError {
+    match OciError::from_io(e) {
+        OciError::Io(e) => content(&job.what, format!("not a valid tar stream: {e}")),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hashing::NoProgress;
+
+    fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            // set_path refuses `..`; write the raw name to test hostile archives.
+            let bytes = name.as_bytes();
+            h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+            h.set_cksum();
+            b.append(&h, *data).unwrap_or_else(|e| panic!("{e}"));
+        }
+        b.into_inner().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn job<'a>(format: LayerFormat, data: &[u8], include: &'a (dyn Fn(&str) -> bool + Sync)) -> LayerJob<'a> {
+        LayerJob {
+            what: "layer 0".into(),
+            format,
+            digest: OciDigest::of(data),
+            raw_name: None,
+            method: Method::Files,
+            algorithm: HashAlgorithm::Sha256,
+            include,
+            progress: &NoProgress,
+        }
+    }
+
+    #[test]
+    fn tar_members_become_resources_and_diff_ids_are_computed() -> Result<(), OciError> {
+        let t = tar_of(&[("./a/b.bin", b"bbb"), ("c", b"")]);
+        let all = |_: &str| true;
+        let out = hash_layer(&t[..], &job(LayerFormat::Tar, &t, &all))?;
+        assert_eq!(out.files, ["a/b.bin", "c"]);
+        assert_eq!(out.resources[0], (ResourceKey::file("a/b.bin"), HashAlgorithm::Sha256.digest(b"bbb")));
+        assert_eq!(out.diff_id, Some(OciDigest::of(&t)));
+
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &t).map_err(OciError::Io)?;
+        let gz = gz.finish().map_err(OciError::Io)?;
+        let out = hash_layer(&gz[..], &job(LayerFormat::TarGzip, &gz, &all))?;
+        assert_eq!(out.diff_id, Some(OciDigest::of(&t)));
+        assert_eq!(out.resources.len(), 2);
+
+        let zs = zstd::encode_all(&t[..], 3).map_err(OciError::Io)?;
+        let out = hash_layer(&zs[..], &job(LayerFormat::TarZstd, &zs, &all))?;
+        assert_eq!(out.diff_id, Some(OciDigest::of(&t)));
+        Ok(())
+    }
+
+    #[test]
+    fn hostile_member_names_are_rejected_naming_the_entry() {
+        let all = |_: &str| true;
+        for (name, expect) in [("../escape", "`..`"), ("/etc/passwd", "absolute"), ("a/../../b", "`..`")] {
+            let t = tar_of(&[(name, b"x")]);
+            let e = hash_layer(&t[..], &job(LayerFormat::Tar, &t, &all))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains(expect) && e.contains("layer 0"), "{name}: {e}");
+        }
+        let t = tar_of(&[("dup", b"1"), ("./dup", b"2")]);
+        let e = hash_layer(&t[..], &job(LayerFormat::Tar, &t, &all))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("twice"), "{e}");
+    }
+
+    #[test]
+    fn raw_layers_reuse_the_layer_digest_or_hash_once_otherwise() -> Result<(), OciError> {
+        let data = vec![7u8; 10_000];
+        let all = |_: &str| true;
+        let mut j = job(LayerFormat::Raw, &data, &all);
+        j.raw_name = Some("w.bin".into());
+        let out = hash_layer(&data[..], &j)?;
+        assert_eq!(out.resources, vec![(ResourceKey::file("w.bin"), HashAlgorithm::Sha256.digest(&data))]);
+        j.method = Method::Shards { shard_size: 4096 };
+        j.algorithm = HashAlgorithm::Blake3;
+        let out = hash_layer(&data[..], &j)?;
+        assert_eq!(out.resources.len(), 3);
+        assert_eq!(out.resources[2].1, HashAlgorithm::Blake3.digest(&data[8192..]));
+        Ok(())
+    }
+}

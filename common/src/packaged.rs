@@ -1,0 +1,280 @@
+//! Models packaged as OCI artifacts, read as model sources without unpacking: CNCF
+//! ModelPack, KitOps ModelKits (old manifests without `artifactType` and new ones), and
+//! generic ORAS artifacts (layers titled by `org.opencontainers.image.title`).
+//!
+//! The index pins the manifest digest, the manifest pins the config and layer digests, and
+//! every blob is checked as it streams (see [`crate::layer_stream`]), so the resources
+//! produced are exactly what model_signing would compute on the unpacked directory, and any
+//! tampering with the layout shows up as an error or a mismatch. Layers are hashed in
+//! parallel, one pass each.
+
+use crate::errors::{OciError, SourceError};
+use crate::hashing::Progress;
+use crate::layer_stream::{LayerJob, hash_layer, safe_member_name};
+use crate::manifest::{Manifest, Serialization};
+use crate::modelkit::{self, Kitfile};
+use crate::modelpack::{self, LayerFormat, ModelConfig};
+use crate::oci::{ANNOTATION_TITLE, Descriptor, ImageManifest, OciDigest, OciLayout};
+use crate::source::{HashRequest, Hashed, ModelSource};
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The packaging convention of a model artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageFormat {
+    /// CNCF ModelPack.
+    ModelPack,
+    /// KitOps ModelKit.
+    ModelKit,
+    /// Any artifact whose layers carry file titles (e.g. `oras push`).
+    Artifact,
+}
+
+/// A layer and how to read it.
+#[derive(Debug, Clone)]
+pub struct PlannedLayer {
+    /// The descriptor from the manifest.
+    pub desc: Descriptor,
+    /// Its format.
+    pub format: LayerFormat,
+    /// For raw layers, the file path; for tar layers, the path the layer packs (informative).
+    pub path: Option<String>,
+    /// The expected uncompressed digest, from the config.
+    pub diff_id: Option<String>,
+}
+
+/// A model stored in an OCI image layout.
+pub struct PackagedModel {
+    layout: OciLayout,
+    /// The manifest descriptor (digest pinned by the index).
+    pub manifest_desc: Descriptor,
+    /// The parsed manifest.
+    pub manifest: ImageManifest,
+    /// Which convention it follows.
+    pub format: PackageFormat,
+    /// Its layers in order.
+    pub layers: Vec<PlannedLayer>,
+    name: String,
+}
+
+fn content(what: &str, problem: impl Into<String>) -> OciError {
+    OciError::Content { what: what.to_owned(), problem: problem.into() }
+}
+
+fn layer_what(i: usize, d: &Descriptor) -> String {
+    format!("layer {i} ({})", d.digest_str)
+}
+
+impl PackagedModel {
+    /// Opens `oci:PATH[:TAG|@DIGEST]`.
+    pub fn open_layout(path: &Path, reference: Option<&str>) -> Result<Self, OciError> {
+        let layout = OciLayout::open(path)?;
+        let index = layout.index()?;
+        let desc = layout.resolve(&index, reference)?;
+        let fallback = path.file_name().and_then(|n| n.to_str()).unwrap_or("model").to_owned();
+        Self::open(layout, desc, fallback)
+    }
+
+    /// Opens `kit:REF` from KitOps local storage.
+    pub fn open_kit(reference: &str) -> Result<Self, OciError> {
+        let (layout, desc) = modelkit::resolve_local(reference)?;
+        let fallback =
+            modelkit::KitRef::parse(reference)?.repository.rsplit('/').next().unwrap_or("model").to_owned();
+        Self::open(layout, desc, fallback)
+    }
+
+    /// Reads the manifest and config behind a descriptor and plans the layers.
+    pub fn open(
+        layout: OciLayout,
+        manifest_desc: Descriptor,
+        fallback_name: String,
+    ) -> Result<Self, OciError> {
+        let bytes = layout.read_blob(&manifest_desc, "manifest")?;
+        let manifest = ImageManifest::from_json(&bytes, "manifest")?;
+        let format = match (manifest.artifact_type.as_deref(), manifest.config.media_type.as_str()) {
+            (Some(modelpack::ARTIFACT_TYPE), _) | (_, modelpack::CONFIG_MEDIA_TYPE) => {
+                PackageFormat::ModelPack
+            }
+            (Some(modelkit::ARTIFACT_TYPE), _) | (_, modelkit::CONFIG_MEDIA_TYPE) => PackageFormat::ModelKit,
+            _ => PackageFormat::Artifact,
+        };
+        let mut name = fallback_name;
+        let mut diff_ids: Vec<Option<String>> = vec![None; manifest.layers.len()];
+        let mut kitfile = None;
+        match format {
+            PackageFormat::ModelPack => {
+                let cfg = layout.read_blob(&manifest.config, "config")?;
+                let cfg: ModelConfig = serde_json::from_slice(&cfg)
+                    .map_err(|e| content("ModelPack config", format!("not a model config: {e}")))?;
+                if cfg.modelfs.diff_ids.len() != manifest.layers.len() {
+                    return Err(content(
+                        "ModelPack config",
+                        format!(
+                            "modelfs.diffIds lists {} layers, the manifest has {}",
+                            cfg.modelfs.diff_ids.len(),
+                            manifest.layers.len()
+                        ),
+                    ));
+                }
+                diff_ids = cfg.modelfs.diff_ids.into_iter().map(Some).collect();
+                if let Some(n) = cfg.descriptor.get("name").and_then(|v| v.as_str()) {
+                    name = n.to_owned();
+                }
+            }
+            PackageFormat::ModelKit => {
+                let cfg = layout.read_blob(&manifest.config, "config")?;
+                let k: Kitfile = serde_json::from_slice(&cfg)
+                    .map_err(|e| content("ModelKit config", format!("not a Kitfile: {e}")))?;
+                if let Some(n) = k.package_name() {
+                    name = n;
+                }
+                for (i, l) in manifest.layers.iter().enumerate() {
+                    diff_ids[i] = k.entry_for_digest(&l.digest_str).and_then(|e| e.diff_id.clone());
+                }
+                kitfile = Some(k);
+            }
+            PackageFormat::Artifact => {}
+        }
+        let mut layers = Vec::with_capacity(manifest.layers.len());
+        for (i, d) in manifest.layers.iter().enumerate() {
+            let what = layer_what(i, d);
+            let format = match format {
+                PackageFormat::ModelPack => modelpack::parse_layer_media_type(&d.media_type).map(|(_, f)| f),
+                PackageFormat::ModelKit => modelkit::parse_layer_media_type(&d.media_type).map(|(_, f)| f),
+                PackageFormat::Artifact => Some(LayerFormat::Raw),
+            }
+            .ok_or_else(|| content(&what, format!("unknown layer media type `{}`", d.media_type)))?;
+            let annotated = modelpack::annotation(d, modelpack::ANNOTATION_FILEPATH)
+                .or_else(|| d.annotation(ANNOTATION_TITLE))
+                .map(str::to_owned)
+                .or_else(|| {
+                    kitfile.as_ref().and_then(|k| k.entry_for_digest(&d.digest_str)).map(|e| e.path.clone())
+                });
+            let path = match annotated {
+                Some(p) => Some(safe_member_name(&p).map_err(|e| content(&what, format!("file path {e}")))?),
+                None if format == LayerFormat::Raw => {
+                    return Err(content(
+                        &what,
+                        "raw layer has no file path (org.cncf.model.filepath or title)",
+                    ));
+                }
+                None => None,
+            };
+            layers.push(PlannedLayer { desc: d.clone(), format, path, diff_id: diff_ids[i].clone() });
+        }
+        Ok(Self { layout, manifest_desc, manifest, format, layers, name })
+    }
+
+    /// The layout holding the model.
+    pub fn layout(&self) -> &OciLayout {
+        &self.layout
+    }
+}
+
+impl ModelSource for PackagedModel {
+    fn model_name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn relative_path_of(&self, _path: &Path) -> Option<String> {
+        None
+    }
+
+    fn hash(
+        &self,
+        req: &HashRequest,
+        progress: &dyn Fn(u64) -> Box<dyn Progress>,
+    ) -> Result<Hashed, SourceError> {
+        let ser = &req.serialization;
+        let only: Option<HashSet<&str>> = req.only.as_ref().map(|v| v.iter().map(String::as_str).collect());
+        let include = |name: &str| {
+            !crate::model_dir::is_ignored(name, &ser.ignore_paths)
+                && only.as_ref().is_none_or(|o| o.contains(name))
+        };
+        let total: u64 = self.layers.iter().map(|l| l.desc.size).sum();
+        let bar = progress(total);
+        let next = AtomicUsize::new(0);
+        let results: Mutex<BTreeMap<usize, crate::layer_stream::LayerOutput>> = Mutex::new(BTreeMap::new());
+        let first_error: Mutex<Option<OciError>> = Mutex::new(None);
+        let threads = req.threads.max(1).min(self.layers.len().max(1));
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    loop {
+                        if first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
+                            return;
+                        }
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(layer) = self.layers.get(i) else { return };
+                        match self.hash_one(i, layer, ser, &include, bar.as_ref()) {
+                            Ok(out) => {
+                                if let Ok(mut r) = results.lock() {
+                                    r.insert(i, out);
+                                }
+                            }
+                            Err(e) => {
+                                if let Ok(mut slot) = first_error.lock() {
+                                    slot.get_or_insert(e);
+                                }
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = first_error.into_inner().ok().flatten() {
+            return Err(SourceError::Oci(e));
+        }
+        let results = results.into_inner().unwrap_or_default();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let mut items = Vec::new();
+        for (i, out) in results {
+            for f in &out.files {
+                if let Some(prev) = seen.insert(f.clone(), i) {
+                    return Err(SourceError::Oci(content(
+                        &layer_what(i, &self.layers[i].desc),
+                        format!("file `{f}` is also in layer {prev}"),
+                    )));
+                }
+            }
+            items.extend(out.resources);
+        }
+        let manifest = Manifest::new(self.name.clone(), ser.clone(), items);
+        Ok(Hashed { manifest, bytes_read: total })
+    }
+}
+
+impl PackagedModel {
+    fn hash_one(
+        &self,
+        i: usize,
+        layer: &PlannedLayer,
+        ser: &Serialization,
+        include: &(dyn Fn(&str) -> bool + Sync),
+        progress: &dyn Progress,
+    ) -> Result<crate::layer_stream::LayerOutput, OciError> {
+        let what = layer_what(i, &layer.desc);
+        let digest: OciDigest = layer.desc.digest()?;
+        let blob = self.layout.open_blob(&layer.desc, &what)?;
+        let job = LayerJob {
+            what: what.clone(),
+            format: layer.format,
+            digest,
+            raw_name: layer.path.clone(),
+            method: ser.method,
+            algorithm: ser.hash,
+            include,
+            progress,
+        };
+        let out = hash_layer(blob, &job)?;
+        if let (Some(want), Some(got)) = (&layer.diff_id, &out.diff_id)
+            && *want != got.to_string()
+        {
+            return Err(content(&what, format!("diffId is {got} but the config records {want}")));
+        }
+        Ok(out)
+    }
+}
