@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: locating the built binaries, the reference vectors and
 //! the Python `model_signing` install, running commands, generating keys with OpenSSL and
-//! generating test models.
+//! generating test models and packaged-model fixtures.
+
+pub mod fixtures;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -91,6 +93,16 @@ pub fn run(cmd: &mut Command) -> Run {
 /// `modelsig-translate ARGS` in `cwd`.
 pub fn translate(cwd: &Path, args: &[&str]) -> Run {
     run(Command::new(bin("modelsig-translate")).args(args).current_dir(cwd))
+}
+
+/// `modelsig-translate ARGS` in `cwd` with extra environment variables.
+pub fn translate_env(cwd: &Path, env: &[(&str, &Path)], args: &[&str]) -> Run {
+    let mut cmd = Command::new(bin("modelsig-translate"));
+    cmd.args(args).current_dir(cwd);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
 }
 
 /// `python -m model_signing ARGS` in `cwd`.

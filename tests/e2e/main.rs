@@ -3,5 +3,6 @@
 
 mod cli;
 mod interop;
+mod packaged;
 mod tamper;
 mod vectors;
