@@ -20,6 +20,7 @@ pub mod model_dir;
 pub mod modelkit;
 pub mod modelpack;
 pub mod oci;
+pub mod pack;
 pub mod packaged;
 pub mod predicate;
 pub mod report;

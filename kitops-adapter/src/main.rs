@@ -5,6 +5,7 @@ use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
 use modelsig_common::cli::{HashingArgs, SerializationArgs, SignCommand, VerifyCommand};
 use modelsig_common::errors::Error;
+use modelsig_common::pack::{self, PackFormat, PackLayerFormat};
 use modelsig_common::report::{OutputFormat, render_error};
 use modelsig_common::source::ModelRef;
 use modelsig_common::workflow;
@@ -48,6 +49,33 @@ enum Command {
         hashing: HashingArgs,
         #[command(flatten)]
         serialization: SerializationArgs,
+    },
+    /// Pack a model directory into an OCI image layout (ModelPack or ModelKit), optionally
+    /// checking a model.sig against the files in the same pass and attaching it as a referrer.
+    #[command(
+        after_help = "Examples:\n  modelsig-translate pack ./model -o oci:./layout:v1\n  modelsig-translate pack ./model -o oci:./layout:v1 --format modelkit --signature model.sig"
+    )]
+    Pack {
+        /// The model directory.
+        #[arg(value_name = "MODEL_DIR")]
+        model: std::path::PathBuf,
+        /// Output layout: oci:PATH[:TAG].
+        #[arg(short, long, value_name = "oci:PATH[:TAG]")]
+        output: String,
+        /// Packaging convention.
+        #[arg(long, value_enum, default_value = "modelpack")]
+        format: PackFormat,
+        /// Layer format (ModelKits always use tar).
+        #[arg(long = "layer-format", value_enum, default_value = "raw")]
+        layer_format: PackLayerFormat,
+        /// A model.sig to check against the files and attach to the packed model.
+        #[arg(long, value_name = "SIGNATURE_PATH")]
+        signature: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        hashing: HashingArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a shell completion script.
     #[command(
@@ -104,6 +132,47 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             let m = workflow::compute_manifest(&ModelRef::parse(&model), &hashing.options(), ser)
                 .map_err(fail)?;
             println!("{}", serde_json::to_string_pretty(&m.to_json()).unwrap_or_default());
+            Ok(0)
+        }
+        Command::Pack { model, output, format, layer_format, signature, hashing, json } => {
+            let fmt = if json { OutputFormat::Json } else { OutputFormat::Text };
+            let fail = |e: Error| (e, fmt);
+            let ModelRef::OciLayout { path, reference } = ModelRef::parse(&output) else {
+                return Err(fail(Error::Usage(format!("-o {output}: expected oci:PATH[:TAG]"))));
+            };
+            if reference.as_deref().is_some_and(|r| r.starts_with('@')) {
+                return Err(fail(Error::Usage("-o takes a tag, not a digest".into())));
+            }
+            let layer_format =
+                if format == PackFormat::Modelkit { PackLayerFormat::Tar } else { layer_format };
+            let (report, _) = pack::pack(
+                &model,
+                &path,
+                reference.as_deref(),
+                format,
+                layer_format,
+                &hashing.options(),
+                signature.as_deref(),
+            )
+            .map_err(fail)?;
+            match fmt {
+                OutputFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default())
+                }
+                OutputFormat::Text => println!(
+                    "Packed {} ({} layers, {} bytes) into {} as {}{}",
+                    model.display(),
+                    report.layers,
+                    report.bytes,
+                    output,
+                    report.manifest_digest,
+                    report
+                        .signature_referrer
+                        .as_deref()
+                        .map(|d| format!("; signature attached as {d}"))
+                        .unwrap_or_default()
+                ),
+            }
             Ok(0)
         }
         Command::Completions { shell } => {

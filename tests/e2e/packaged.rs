@@ -166,3 +166,73 @@ fn old_modelkits_verify_and_tampered_members_or_diff_ids_fail() {
         .unwrap_or_default();
     assert_eq!(names, ["src/", "src/serve.py", "src/util/", "src/util/io.py"]);
 }
+
+fn index_manifests(layout: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read(layout.join("index.json")).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+    v["manifests"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn pack_checks_and_attaches_a_model_signing_signature_then_verifies() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cwd = t.path();
+    let pki = Pki::generate(&cwd.join("pki"), "P-256");
+    let (key, public) = (pki.path("key.pem"), pki.path("key.pub"));
+    make_model(cwd, Shape::Unicode);
+    model_signing(cwd, &["sign", "key", "model", "--private_key", &key, "--signature", "model.sig"])
+        .ok("py sign");
+    for (format, layer) in [("modelpack", "raw"), ("modelpack", "tar"), ("modelkit", "tar")] {
+        let out = format!("oci:{format}-{layer}:v1");
+        let r = translate(
+            cwd,
+            &[
+                "pack",
+                "model",
+                "-o",
+                &out,
+                "--format",
+                format,
+                "--layer-format",
+                layer,
+                "--signature",
+                "model.sig",
+                "--json",
+            ],
+        );
+        r.ok(&format!("pack {format}/{layer}"));
+        let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_default();
+        let dir = cwd.join(format!("{format}-{layer}"));
+        let manifests = index_manifests(&dir);
+        // The model (tagged) and the signature referrer (untagged, subject = model).
+        assert_eq!(manifests.len(), 2, "{manifests:?}");
+        let referrer = manifests
+            .iter()
+            .find(|m| m["artifactType"] == "application/vnd.dev.sigstore.bundle.v0.3+json")
+            .unwrap_or_else(|| panic!("no referrer in {manifests:?}"));
+        assert_eq!(referrer["digest"], report["signature_referrer"]);
+        let rbytes = std::fs::read(
+            dir.join("blobs/sha256")
+                .join(referrer["digest"].as_str().unwrap_or_default().trim_start_matches("sha256:")),
+        )
+        .unwrap_or_default();
+        let rm: serde_json::Value = serde_json::from_slice(&rbytes).unwrap_or_default();
+        assert_eq!(rm["subject"]["digest"], report["manifest_digest"]);
+        assert_eq!(rm["annotations"]["dev.sigstore.bundle.content"], "dsse-envelope");
+        assert_eq!(rm["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+        let verify = ["verify", "key", &out, "--public_key", &public, "--signature", "model.sig"];
+        translate(cwd, &verify).ok(&format!("verify {format}/{layer}"));
+        // And the other direction: sign the layout, model_signing verifies the directory.
+        translate(cwd, &["sign", "key", &out, "--private_key", &key, "--signature", "layout.sig"])
+            .ok("sign layout");
+        model_signing(cwd, &["verify", "key", "model", "--public_key", &public, "--signature", "layout.sig"])
+            .ok("py verify");
+    }
+
+    // A signature that does not match the files: error naming the file, nothing tagged.
+    std::fs::write(cwd.join("model/café.txt"), b"changed").unwrap_or_else(|e| panic!("{e}"));
+    let r = translate(cwd, &["pack", "model", "-o", "oci:bad:v1", "--signature", "model.sig"]);
+    r.expect_code(1, "mismatching signature");
+    assert!(r.stderr.contains("mismatch café.txt"), "{}", r.stderr);
+    assert!(index_manifests(&cwd.join("bad")).is_empty());
+}
