@@ -323,7 +323,7 @@ pub fn pack(
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
 
-    let manifest = match format {
+    let (artifact_type, config_media_type, config_bytes, layers) = match format {
         PackFormat::Modelpack => {
             let mut layers = Vec::new();
             let mut diff_ids = Vec::new();
@@ -355,18 +355,12 @@ pub fn pack(
                 modelfs: ModelFs { fs_type: "layers".into(), diff_ids },
                 config: serde_json::Map::new(),
             };
-            let cbytes = serde_json::to_vec(&config).unwrap_or_default();
-            let cdigest = layout.put_blob(&cbytes)?;
-            let manifest = ImageManifest {
-                schema_version: 2,
-                media_type: Some(MEDIA_TYPE_MANIFEST.into()),
-                artifact_type: Some(modelpack::ARTIFACT_TYPE.into()),
-                config: Descriptor::new(modelpack::CONFIG_MEDIA_TYPE, &cdigest, cbytes.len() as u64),
+            (
+                modelpack::ARTIFACT_TYPE,
+                modelpack::CONFIG_MEDIA_TYPE,
+                serde_json::to_vec(&config).unwrap_or_default(),
                 layers,
-                subject: None,
-                annotations: Some([(ANNOTATION_CREATED.to_owned(), created.clone())].into()),
-            };
-            manifest
+            )
         }
         PackFormat::Modelkit => {
             // One layer per top-level path, like a Kitfile listing the project's entries.
@@ -435,19 +429,23 @@ pub fn pack(
                 }
                 layers.push(desc.annotate(modelpack::ANNOTATION_FILEPATH, top.clone()));
             }
-            let cbytes = serde_json::to_vec(&kitfile).unwrap_or_default();
-            let cdigest = layout.put_blob(&cbytes)?;
-            let manifest = ImageManifest {
-                schema_version: 2,
-                media_type: Some(MEDIA_TYPE_MANIFEST.into()),
-                artifact_type: Some(modelkit::ARTIFACT_TYPE.into()),
-                config: Descriptor::new(modelkit::CONFIG_MEDIA_TYPE, &cdigest, cbytes.len() as u64),
+            (
+                modelkit::ARTIFACT_TYPE,
+                modelkit::CONFIG_MEDIA_TYPE,
+                serde_json::to_vec(&kitfile).unwrap_or_default(),
                 layers,
-                subject: None,
-                annotations: Some([(ANNOTATION_CREATED.to_owned(), created.clone())].into()),
-            };
-            manifest
+            )
         }
+    };
+    let cdigest = layout.put_blob(&config_bytes)?;
+    let manifest = ImageManifest {
+        schema_version: 2,
+        media_type: Some(MEDIA_TYPE_MANIFEST.into()),
+        artifact_type: Some(artifact_type.into()),
+        config: Descriptor::new(config_media_type, &cdigest, config_bytes.len() as u64),
+        layers,
+        subject: None,
+        annotations: Some([(ANNOTATION_CREATED.to_owned(), created.clone())].into()),
     };
     let computed = Manifest::new(name.clone(), ser.clone(), packer.items);
     let bytes = packer.bytes;
