@@ -236,3 +236,31 @@ fn pack_checks_and_attaches_a_model_signing_signature_then_verifies() {
     assert!(r.stderr.contains("mismatch café.txt"), "{}", r.stderr);
     assert!(index_manifests(&cwd.join("bad")).is_empty());
 }
+
+/// A real OCI client (skopeo) reads and copies what `pack` writes, and the copy verifies.
+#[test]
+fn skopeo_copies_packed_layouts_and_the_copies_verify() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cwd = t.path();
+    let pki = Pki::generate(&cwd.join("pki"), "P-256");
+    make_model(cwd, Shape::Nested);
+    translate(
+        cwd,
+        &["sign", "key", "model", "--private_key", &pki.path("key.pem"), "--signature", "model.sig"],
+    )
+    .ok("sign");
+    for format in ["modelpack", "modelkit"] {
+        let (src, dst) = (format!("oci:{format}:v1"), format!("oci:{format}-copy:v1"));
+        translate(cwd, &["pack", "model", "-o", &src, "--format", format, "--signature", "model.sig"])
+            .ok("pack");
+        let r = modelsig_e2e::run(
+            std::process::Command::new("skopeo").args(["copy", &src, &dst]).current_dir(cwd),
+        );
+        r.ok(&format!("skopeo copy {format} (apt-get install skopeo)"));
+        translate(
+            cwd,
+            &["verify", "key", &dst, "--public_key", &pki.path("key.pub"), "--signature", "model.sig"],
+        )
+        .ok(&format!("verify the skopeo copy of the {format} layout"));
+    }
+}
