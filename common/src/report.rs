@@ -96,8 +96,17 @@ pub struct VerifyReport {
     pub summary: Summary,
     /// Bytes hashed.
     pub bytes_hashed: u64,
+    /// Bytes this process read through `read(2)` (Linux `/proc/self/io` rchar), measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub io_read_bytes: Option<u64>,
     /// Wall time.
     pub seconds: f64,
+}
+
+/// Bytes read by this process so far through read system calls (Linux only).
+pub fn io_read_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/io").ok()?;
+    text.lines().find_map(|l| l.strip_prefix("rchar:")).and_then(|v| v.trim().parse().ok())
 }
 
 /// Outcome counts.
@@ -127,6 +136,7 @@ impl VerifyReport {
             files: Vec::new(),
             summary: Summary::default(),
             bytes_hashed: 0,
+            io_read_bytes: None,
             seconds: 0.0,
         }
     }
@@ -171,6 +181,7 @@ impl VerifyReport {
             self.files.push(FileResult { name, status: "extra", expected: None, actual: None });
         }
         self.seconds = started.elapsed().as_secs_f64();
+        self.io_read_bytes = io_read_bytes();
         self
     }
 
