@@ -23,6 +23,9 @@ pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.kitops.modelkit.config.v1+j
 /// The registry KitOps assumes for references without one.
 pub const DEFAULT_REGISTRY: &str = "localhost";
 
+/// File names KitOps reads a Kitfile from (and `kit unpack` writes): not layer content.
+pub const KITFILE_NAMES: [&str; 3] = ["Kitfile", "kitfile", ".kitfile"];
+
 /// Layer kinds of a ModelKit.
 pub const KINDS: [&str; 6] = ["model", "modelpart", "dataset", "code", "docs", "prompts"];
 

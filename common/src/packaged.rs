@@ -182,6 +182,13 @@ impl ModelSource for PackagedModel {
         None
     }
 
+    fn implicit_ignores(&self) -> Vec<String> {
+        match self.format {
+            PackageFormat::ModelKit => modelkit::KITFILE_NAMES.iter().map(|s| s.to_string()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     fn hash(
         &self,
         req: &HashRequest,

@@ -103,6 +103,11 @@ pub trait ModelSource {
     /// Paths (relative to the model root) that model_signing's CLI would resolve the
     /// signature file to, so it is left out of the manifest.
     fn relative_path_of(&self, path: &Path) -> Option<String>;
+    /// Paths the unpacked model holds that are not part of the packaged content and so
+    /// must be recorded as ignored (a ModelKit's `Kitfile`, written by `kit unpack`).
+    fn implicit_ignores(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Computes the manifest.
     fn hash(
         &self,

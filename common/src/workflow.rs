@@ -65,6 +65,7 @@ impl HashOptions {
                 rel.push(r);
             }
         }
+        rel.extend(source.implicit_ignores());
         ignore_list(&rel, self.ignore_git_paths)
     }
 }
