@@ -14,7 +14,7 @@ use crate::layer_stream::{LayerJob, hash_layer, safe_member_name};
 use crate::manifest::{Manifest, Serialization};
 use crate::modelkit::{self, Kitfile};
 use crate::modelpack::{self, LayerFormat, ModelConfig};
-use crate::oci::{ANNOTATION_TITLE, Descriptor, ImageManifest, OciDigest, OciLayout};
+use crate::oci::{ANNOTATION_TITLE, BlobStore, Descriptor, ImageManifest, OciDigest, OciLayout};
 use crate::source::{HashRequest, Hashed, ModelSource};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -45,9 +45,9 @@ pub struct PlannedLayer {
     pub diff_id: Option<String>,
 }
 
-/// A model stored in an OCI image layout.
+/// A model stored as an OCI artifact (in an image layout or a registry).
 pub struct PackagedModel {
-    layout: OciLayout,
+    store: Box<dyn BlobStore + Send>,
     /// The manifest descriptor (digest pinned by the index).
     pub manifest_desc: Descriptor,
     /// The parsed manifest.
@@ -74,7 +74,7 @@ impl PackagedModel {
         let index = layout.index()?;
         let desc = layout.resolve(&index, reference)?;
         let fallback = path.file_name().and_then(|n| n.to_str()).unwrap_or("model").to_owned();
-        Self::open(layout, desc, fallback)
+        Self::open(Box::new(layout), desc, fallback)
     }
 
     /// Opens `kit:REF` from KitOps local storage.
@@ -82,16 +82,16 @@ impl PackagedModel {
         let (layout, desc) = modelkit::resolve_local(reference)?;
         let fallback =
             modelkit::KitRef::parse(reference)?.repository.rsplit('/').next().unwrap_or("model").to_owned();
-        Self::open(layout, desc, fallback)
+        Self::open(Box::new(layout), desc, fallback)
     }
 
     /// Reads the manifest and config behind a descriptor and plans the layers.
     pub fn open(
-        layout: OciLayout,
+        store: Box<dyn BlobStore + Send>,
         manifest_desc: Descriptor,
         fallback_name: String,
     ) -> Result<Self, OciError> {
-        let bytes = layout.read_blob(&manifest_desc, "manifest")?;
+        let bytes = store.read_blob(&manifest_desc, "manifest")?;
         let manifest = ImageManifest::from_json(&bytes, "manifest")?;
         let format = match (manifest.artifact_type.as_deref(), manifest.config.media_type.as_str()) {
             (Some(modelpack::ARTIFACT_TYPE), _) | (_, modelpack::CONFIG_MEDIA_TYPE) => {
@@ -105,7 +105,7 @@ impl PackagedModel {
         let mut kitfile = None;
         match format {
             PackageFormat::ModelPack => {
-                let cfg = layout.read_blob(&manifest.config, "config")?;
+                let cfg = store.read_blob(&manifest.config, "config")?;
                 let cfg: ModelConfig = serde_json::from_slice(&cfg)
                     .map_err(|e| content("ModelPack config", format!("not a model config: {e}")))?;
                 if cfg.modelfs.diff_ids.len() != manifest.layers.len() {
@@ -124,7 +124,7 @@ impl PackagedModel {
                 }
             }
             PackageFormat::ModelKit => {
-                let cfg = layout.read_blob(&manifest.config, "config")?;
+                let cfg = store.read_blob(&manifest.config, "config")?;
                 let k: Kitfile = serde_json::from_slice(&cfg)
                     .map_err(|e| content("ModelKit config", format!("not a Kitfile: {e}")))?;
                 if let Some(n) = k.package_name() {
@@ -164,12 +164,12 @@ impl PackagedModel {
             };
             layers.push(PlannedLayer { desc: d.clone(), format, path, diff_id: diff_ids[i].clone() });
         }
-        Ok(Self { layout, manifest_desc, manifest, format, layers, name })
+        Ok(Self { store, manifest_desc, manifest, format, layers, name })
     }
 
-    /// The layout holding the model.
-    pub fn layout(&self) -> &OciLayout {
-        &self.layout
+    /// Where the blobs are.
+    pub fn store(&self) -> &(dyn BlobStore + Send) {
+        self.store.as_ref()
     }
 }
 
@@ -265,7 +265,7 @@ impl PackagedModel {
     ) -> Result<crate::layer_stream::LayerOutput, OciError> {
         let what = layer_what(i, &layer.desc);
         let digest: OciDigest = layer.desc.digest()?;
-        let blob = self.layout.open_blob(&layer.desc, &what)?;
+        let blob = self.store.open_blob(&layer.desc, &what)?;
         let job = LayerJob {
             what: what.clone(),
             format: layer.format,

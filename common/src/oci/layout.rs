@@ -109,23 +109,9 @@ impl OciLayout {
         })
     }
 
-    /// Reads a small blob (manifest, config) fully, checking size and digest.
-    pub fn read_blob(&self, desc: &Descriptor, what: &str) -> Result<Vec<u8>, OciError> {
-        if desc.size > MAX_METADATA_BLOB {
-            return Err(OciError::Blob {
-                what: what.into(),
-                digest: desc.digest_str.clone(),
-                problem: format!("{} bytes is too large for metadata", desc.size),
-            });
-        }
-        let mut out = Vec::with_capacity(desc.size as usize);
-        self.open_blob(desc, what)?.read_to_end(&mut out).map_err(OciError::from_io)?;
-        Ok(out)
-    }
-
     /// Opens a blob for streaming; the reader fails (with [`OciError::DigestMismatch`] inside
     /// the I/O error) if the content does not match the descriptor by its end.
-    pub fn open_blob(
+    pub fn open_file_blob(
         &self,
         desc: &Descriptor,
         what: &str,
@@ -177,6 +163,12 @@ impl OciLayout {
         let bytes = serde_json::to_vec(&index).unwrap_or_default();
         crate::signing::write_atomic(&self.root.join("index.json"), &bytes)
             .map_err(|e| OciError::Layout { path: e.path, problem: e.source.to_string() })
+    }
+}
+
+impl super::BlobStore for OciLayout {
+    fn open_blob(&self, desc: &Descriptor, what: &str) -> Result<Box<dyn Read + Send + '_>, OciError> {
+        Ok(Box::new(self.open_file_blob(desc, what)?))
     }
 }
 

@@ -18,6 +18,32 @@ pub use index::ImageIndex;
 pub use layout::OciLayout;
 pub use manifest::ImageManifest;
 
+/// Where blobs come from: an image layout on disk or a registry repository. Readers check
+/// size and digest as they stream.
+pub trait BlobStore: Sync {
+    /// Opens a blob for streaming; the reader fails if the content does not match `desc`.
+    fn open_blob(
+        &self,
+        desc: &Descriptor,
+        what: &str,
+    ) -> Result<Box<dyn std::io::Read + Send + '_>, crate::errors::OciError>;
+
+    /// Reads a small blob (manifest, config) fully, checking size and digest.
+    fn read_blob(&self, desc: &Descriptor, what: &str) -> Result<Vec<u8>, crate::errors::OciError> {
+        if desc.size > layout::MAX_METADATA_BLOB {
+            return Err(crate::errors::OciError::Blob {
+                what: what.into(),
+                digest: desc.digest_str.clone(),
+                problem: format!("{} bytes is too large for metadata", desc.size),
+            });
+        }
+        let mut out = Vec::with_capacity(desc.size as usize);
+        std::io::Read::read_to_end(&mut self.open_blob(desc, what)?, &mut out)
+            .map_err(crate::errors::OciError::from_io)?;
+        Ok(out)
+    }
+}
+
 /// `application/vnd.oci.image.manifest.v1+json`.
 pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// `application/vnd.oci.image.index.v1+json`.
