@@ -86,6 +86,9 @@ pub enum SourceError {
     /// A packaged model (OCI layout, ModelKit) could not be read or does not check out.
     #[error(transparent)]
     Oci(#[from] OciError),
+    /// A model in a registry could not be read.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     /// The model changed while it was being hashed.
     #[error("{}: file changed size while being hashed (expected {expected} bytes, read {read})", path.display())]
     Changed {
@@ -241,6 +244,40 @@ impl OciError {
     }
 }
 
+/// Talking to an OCI registry failed (after bounded retries where the request is safe to
+/// repeat). Names the registry, the repository and what was asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// A request failed.
+    #[error("{registry}/{repository}: {what}: {problem}")]
+    Request {
+        /// Registry host.
+        registry: String,
+        /// Repository.
+        repository: String,
+        /// What was requested (manifest tag, blob digest, upload).
+        what: String,
+        /// The HTTP status or transport error.
+        problem: String,
+    },
+    /// Authentication was refused or could not be obtained.
+    #[error("{registry}: authentication: {problem}")]
+    Auth {
+        /// Registry host.
+        registry: String,
+        /// What went wrong.
+        problem: String,
+    },
+    /// A reference that does not parse.
+    #[error("bad reference `{reference}`: {problem}")]
+    Reference {
+        /// As given.
+        reference: String,
+        /// Why.
+        problem: String,
+    },
+}
+
 /// Writing an output file failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {source}", path.display())]
@@ -273,6 +310,9 @@ pub enum Error {
     /// See [`OciError`].
     #[error(transparent)]
     Oci(#[from] OciError),
+    /// See [`RegistryError`].
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     /// Bad combination of options.
     #[error("{0}")]
     Usage(String),

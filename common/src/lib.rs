@@ -23,6 +23,9 @@ pub mod oci;
 pub mod pack;
 pub mod packaged;
 pub mod predicate;
+pub mod referrer;
+#[cfg(feature = "http")]
+pub mod registry;
 pub mod report;
 pub mod signing;
 pub mod source;

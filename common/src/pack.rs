@@ -8,7 +8,7 @@
 //! against the files during that pass and the bundle is stored as a referrer of the model
 //! manifest (OCI 1.1 `subject`), so tools that copy referrers move both.
 
-use crate::bundle::{BUNDLE_V03, Bundle};
+use crate::bundle::Bundle;
 use crate::digest::{Digest, HashAlgorithm};
 use crate::errors::{Error, OutputError, SignatureError};
 use crate::hashing::StreamHasher;
@@ -16,10 +16,9 @@ use crate::manifest::{Manifest, Method, ResourceKey, Serialization};
 use crate::model_dir::{ModelFile, WalkOptions};
 use crate::modelkit::{self, Entry, Kitfile, ModelSection};
 use crate::modelpack::{self, Kind, LayerFormat, ModelConfig, ModelFs};
-use crate::oci::{
-    ANNOTATION_CREATED, ANNOTATION_TITLE, Descriptor, ImageManifest, MEDIA_TYPE_EMPTY, MEDIA_TYPE_MANIFEST,
-};
+use crate::oci::{ANNOTATION_CREATED, Descriptor, ImageManifest, MEDIA_TYPE_MANIFEST};
 use crate::oci::{OciDigest, OciLayout};
+use crate::referrer;
 use crate::workflow::HashOptions;
 use serde::Serialize;
 use std::io::{Read, Write};
@@ -62,9 +61,6 @@ pub struct PackReport {
     /// The signature referrer's manifest digest, if a signature was attached.
     pub signature_referrer: Option<String>,
 }
-
-/// Media type of Sigstore bundle layers and referrer artifacts.
-pub const BUNDLE_MEDIA_TYPE: &str = BUNDLE_V03;
 
 fn out_err(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
     move |source| OutputError { path: path.to_path_buf(), source }
@@ -488,9 +484,7 @@ pub fn pack(
     Ok((report, computed))
 }
 
-/// Stores a Sigstore bundle as a referrer of `subject` (what `oras attach` and cosign's new
-/// bundle format write): artifactType and single layer of the bundle media type, empty
-/// config, `dev.sigstore.bundle.*` annotations.
+/// Stores a Sigstore bundle as a referrer of `subject` (see [`crate::referrer`]).
 pub fn attach_bundle(
     layout: &OciLayout,
     subject: &Descriptor,
@@ -498,29 +492,11 @@ pub fn attach_bundle(
     created: &str,
 ) -> Result<Descriptor, Error> {
     let bdigest = layout.put_blob(bundle_json)?;
-    let empty = layout.put_blob(b"{}")?;
-    let manifest = ImageManifest {
-        schema_version: 2,
-        media_type: Some(MEDIA_TYPE_MANIFEST.into()),
-        artifact_type: Some(BUNDLE_MEDIA_TYPE.into()),
-        config: Descriptor::new(MEDIA_TYPE_EMPTY, &empty, 2),
-        layers: vec![
-            Descriptor::new(BUNDLE_MEDIA_TYPE, &bdigest, bundle_json.len() as u64)
-                .annotate(ANNOTATION_TITLE, "model.sig"),
-        ],
-        subject: Some(Descriptor { annotations: None, ..subject.clone() }),
-        annotations: Some(
-            [
-                ("dev.sigstore.bundle.content".to_owned(), "dsse-envelope".to_owned()),
-                ("dev.sigstore.bundle.predicateType".to_owned(), crate::predicate::PREDICATE_V1.to_owned()),
-                (ANNOTATION_CREATED.to_owned(), created.to_owned()),
-            ]
-            .into(),
-        ),
-    };
-    let bytes = manifest.to_json();
+    layout.put_blob(referrer::EMPTY_CONFIG)?;
+    let bundle = Descriptor::new(referrer::BUNDLE_MEDIA_TYPE, &bdigest, bundle_json.len() as u64);
+    let bytes = referrer::signature_manifest(subject, &bundle, created).to_json();
     let digest = layout.put_blob(&bytes)?;
     let mut desc = Descriptor::new(MEDIA_TYPE_MANIFEST, &digest, bytes.len() as u64);
-    desc.artifact_type = Some(BUNDLE_MEDIA_TYPE.into());
+    desc.artifact_type = Some(referrer::BUNDLE_MEDIA_TYPE.into());
     Ok(desc)
 }
