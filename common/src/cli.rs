@@ -191,7 +191,8 @@ pub struct KeyMaterial {
 }
 
 impl KeyMaterial {
-    fn load(&self) -> Result<SigningMaterial, KeyError> {
+    /// Loads the signing material.
+    pub fn load(&self) -> Result<SigningMaterial, KeyError> {
         SigningMaterial::key(&self.private_key, self.password.as_deref())
     }
 }
@@ -211,7 +212,8 @@ pub struct CertificateMaterial {
 }
 
 impl CertificateMaterial {
-    fn load(&self) -> Result<SigningMaterial, KeyError> {
+    /// Loads the signing material.
+    pub fn load(&self) -> Result<SigningMaterial, KeyError> {
         SigningMaterial::certificate(
             &self.key.private_key,
             &self.signing_certificate,
@@ -237,7 +239,8 @@ pub struct SigstoreMaterial {
 }
 
 impl SigstoreMaterial {
-    fn load(&self) -> Result<SigningMaterial, Error> {
+    /// Loads the signing material.
+    pub fn load(&self) -> Result<SigningMaterial, Error> {
         let token = self.identity_token.as_deref().ok_or_else(|| {
             Error::Usage(
                 "sign sigstore needs --identity_token (or SIGSTORE_ID_TOKEN): no interactive OIDC flow"
@@ -383,13 +386,15 @@ fn load_certs(path: &Path) -> Result<Vec<Cert>, Error> {
 }
 
 impl KeyTrust {
-    fn policy(&self) -> Result<TrustPolicy, Error> {
+    /// Builds the trust policy.
+    pub fn policy(&self) -> Result<TrustPolicy, Error> {
         Ok(TrustPolicy::Key(PublicKey::from_pem_file(&self.public_key)?))
     }
 }
 
 impl CertificateTrust {
-    fn policy(&self) -> Result<TrustPolicy, Error> {
+    /// Builds the trust policy.
+    pub fn policy(&self) -> Result<TrustPolicy, Error> {
         let mut anchors = Vec::new();
         if self.certificate_chain.is_empty() {
             let sys = SYSTEM_ROOTS.iter().map(Path::new).find(|p| p.exists()).ok_or_else(|| {
@@ -411,7 +416,8 @@ impl CertificateTrust {
 }
 
 impl SigstoreTrust {
-    fn policy(&self) -> Result<TrustPolicy, Error> {
+    /// Builds the trust policy.
+    pub fn policy(&self) -> Result<TrustPolicy, Error> {
         let root = match &self.trust_config {
             Some(p) => {
                 let bytes = std::fs::read(p).map_err(|source| KeyError::Io { path: p.clone(), source })?;
@@ -431,5 +437,70 @@ impl SigstoreTrust {
                 issuer: self.identity_provider.clone(),
             },
         })
+    }
+}
+
+/// Trust flags without a method subcommand (for `pull`): the method follows from which
+/// flags are given.
+#[derive(Debug, Clone, Args)]
+pub struct AnyTrust {
+    /// Verify with this public key.
+    #[arg(long = "public_key", value_name = "PUBLIC_KEY")]
+    pub public_key: Option<PathBuf>,
+    /// Verify a certificate signature against these trusted certificates.
+    #[arg(long = "certificate_chain", value_name = "CERTIFICATE_PATH")]
+    pub certificate_chain: Vec<PathBuf>,
+    /// Verify a Sigstore signature for this identity.
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// ... issued by this OIDC provider.
+    #[arg(long = "identity_provider", value_name = "URL")]
+    pub identity_provider: Option<String>,
+    /// Sigstore trust configuration (default: built-in public good).
+    #[arg(long = "trust_config", value_name = "TRUST_CONFIG_PATH")]
+    pub trust_config: Option<PathBuf>,
+}
+
+impl AnyTrust {
+    /// The trust policy the flags describe.
+    pub fn policy(&self) -> Result<TrustPolicy, Error> {
+        match (&self.public_key, &self.identity, self.certificate_chain.is_empty()) {
+            (Some(k), None, true) => KeyTrust { public_key: k.clone() }.policy(),
+            (None, Some(id), true) => SigstoreTrust {
+                identity: id.clone(),
+                identity_provider: self
+                    .identity_provider
+                    .clone()
+                    .ok_or_else(|| Error::Usage("--identity needs --identity_provider".into()))?,
+                trust_config: self.trust_config.clone(),
+                use_staging: false,
+            }
+            .policy(),
+            (None, None, false) => CertificateTrust {
+                certificate_chain: self.certificate_chain.clone(),
+                log_fingerprints: false,
+            }
+            .policy(),
+            _ => Err(Error::Usage(
+                "give exactly one of --public_key, --certificate_chain, or --identity/--identity_provider"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// Registry connection flags.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// Use plain HTTP (default for localhost and 127.0.0.1).
+    #[arg(long = "plain-http")]
+    pub plain_http: bool,
+}
+
+#[cfg(feature = "http")]
+impl RegistryArgs {
+    /// Client options.
+    pub fn options(&self) -> crate::registry::ClientOptions {
+        crate::registry::ClientOptions { plain_http: self.plain_http.then_some(true), ..Default::default() }
     }
 }

@@ -46,8 +46,13 @@ pub struct PlannedLayer {
 }
 
 /// A model stored as an OCI artifact (in an image layout or a registry).
-pub struct PackagedModel {
-    store: Box<dyn BlobStore + Send>,
+pub struct PackagedModel<'a> {
+    store: Box<dyn BlobStore + Send + 'a>,
+    /// Take a raw layer's descriptor digest as the file's sha256 without downloading it
+    /// (registry verify/sign: the blob is content-addressed and checked when pulled).
+    pub trust_raw_digests: bool,
+    /// Stream tar layers to hash their files (false: fail, naming the layer).
+    pub stream_tar: bool,
     /// The manifest descriptor (digest pinned by the index).
     pub manifest_desc: Descriptor,
     /// The parsed manifest.
@@ -67,7 +72,7 @@ fn layer_what(i: usize, d: &Descriptor) -> String {
     format!("layer {i} ({})", d.digest_str)
 }
 
-impl PackagedModel {
+impl<'a> PackagedModel<'a> {
     /// Opens `oci:PATH[:TAG|@DIGEST]`.
     pub fn open_layout(path: &Path, reference: Option<&str>) -> Result<Self, OciError> {
         let layout = OciLayout::open(path)?;
@@ -87,12 +92,22 @@ impl PackagedModel {
 
     /// Reads the manifest and config behind a descriptor and plans the layers.
     pub fn open(
-        store: Box<dyn BlobStore + Send>,
+        store: Box<dyn BlobStore + Send + 'a>,
         manifest_desc: Descriptor,
         fallback_name: String,
     ) -> Result<Self, OciError> {
         let bytes = store.read_blob(&manifest_desc, "manifest")?;
-        let manifest = ImageManifest::from_json(&bytes, "manifest")?;
+        Self::from_manifest(store, manifest_desc, &bytes, fallback_name)
+    }
+
+    /// Plans a model from manifest bytes already fetched and checked against `manifest_desc`.
+    pub fn from_manifest(
+        store: Box<dyn BlobStore + Send + 'a>,
+        manifest_desc: Descriptor,
+        bytes: &[u8],
+        fallback_name: String,
+    ) -> Result<Self, OciError> {
+        let manifest = ImageManifest::from_json(bytes, "manifest")?;
         let format = match (manifest.artifact_type.as_deref(), manifest.config.media_type.as_str()) {
             (Some(modelpack::ARTIFACT_TYPE), _) | (_, modelpack::CONFIG_MEDIA_TYPE) => {
                 PackageFormat::ModelPack
@@ -164,16 +179,25 @@ impl PackagedModel {
             };
             layers.push(PlannedLayer { desc: d.clone(), format, path, diff_id: diff_ids[i].clone() });
         }
-        Ok(Self { store, manifest_desc, manifest, format, layers, name })
+        Ok(Self {
+            store,
+            trust_raw_digests: false,
+            stream_tar: true,
+            manifest_desc,
+            manifest,
+            format,
+            layers,
+            name,
+        })
     }
 
     /// Where the blobs are.
-    pub fn store(&self) -> &(dyn BlobStore + Send) {
+    pub fn store(&self) -> &(dyn BlobStore + Send + 'a) {
         self.store.as_ref()
     }
 }
 
-impl ModelSource for PackagedModel {
+impl ModelSource for PackagedModel<'_> {
     fn model_name(&self) -> String {
         self.name.clone()
     }
@@ -254,7 +278,7 @@ impl ModelSource for PackagedModel {
     }
 }
 
-impl PackagedModel {
+impl PackagedModel<'_> {
     fn hash_one(
         &self,
         i: usize,
@@ -265,6 +289,29 @@ impl PackagedModel {
     ) -> Result<crate::layer_stream::LayerOutput, OciError> {
         let what = layer_what(i, &layer.desc);
         let digest: OciDigest = layer.desc.digest()?;
+        if layer.format == LayerFormat::Raw
+            && self.trust_raw_digests
+            && ser.method == crate::manifest::Method::Files
+            && ser.hash == crate::digest::HashAlgorithm::Sha256
+        {
+            let path = layer.path.clone().ok_or_else(|| content(&what, "raw layer names no file path"))?;
+            let mut out = crate::layer_stream::LayerOutput {
+                files: vec![path.clone()],
+                diff_id: Some(digest.clone()),
+                ..Default::default()
+            };
+            if include(&path) {
+                let d = crate::digest::Digest::new(crate::digest::HashAlgorithm::Sha256, digest.bytes());
+                out.resources.push((crate::manifest::ResourceKey::file(&path), d));
+            }
+            return Ok(out);
+        }
+        if layer.format != LayerFormat::Raw && !self.stream_tar {
+            return Err(content(
+                &what,
+                "is a tar archive: its files can only be checked by streaming it (use --deep, or pull)",
+            ));
+        }
         let blob = self.store.open_blob(&layer.desc, &what)?;
         let job = LayerJob {
             what: what.clone(),

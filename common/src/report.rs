@@ -96,6 +96,13 @@ pub struct VerifyReport {
     pub summary: Summary,
     /// Bytes hashed.
     pub bytes_hashed: u64,
+    /// For registry sources: the manifest digest the tag resolved to (everything after was
+    /// fetched by digest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// For registry sources: bytes downloaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_transferred: Option<u64>,
     /// Bytes this process read through `read(2)` (Linux `/proc/self/io` rchar), measured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub io_read_bytes: Option<u64>,
@@ -136,6 +143,8 @@ impl VerifyReport {
             files: Vec::new(),
             summary: Summary::default(),
             bytes_hashed: 0,
+            subject: None,
+            bytes_transferred: None,
             io_read_bytes: None,
             seconds: 0.0,
         }

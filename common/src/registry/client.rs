@@ -15,8 +15,8 @@ use crate::oci::{BlobStore, Descriptor, ImageIndex, MEDIA_TYPE_INDEX, MEDIA_TYPE
 use sha2::Digest as _;
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, \
@@ -46,15 +46,16 @@ impl Default for ClientOptions {
     }
 }
 
-/// A registry connection.
+/// A registry connection (cheap to clone: clones share tokens and counters).
+#[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
     registry: String,
     base: String,
     creds: Option<Credentials>,
-    tokens: Mutex<HashMap<String, String>>,
-    basic: std::sync::atomic::AtomicBool,
-    downloaded: AtomicU64,
+    tokens: Arc<Mutex<HashMap<String, String>>>,
+    basic: Arc<std::sync::atomic::AtomicBool>,
+    downloaded: Arc<AtomicU64>,
     opts: ClientOptions,
 }
 
@@ -65,12 +66,12 @@ enum Body<'a> {
 }
 
 /// Counts downloaded bytes into the client.
-struct Counted<'a, R> {
+struct Counted<R> {
     inner: R,
-    counter: &'a AtomicU64,
+    counter: Arc<AtomicU64>,
 }
 
-impl<R: Read> Read for Counted<'_, R> {
+impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.counter.fetch_add(n as u64, Ordering::Relaxed);
@@ -116,9 +117,9 @@ impl Client {
             registry: registry.to_owned(),
             base: format!("{scheme}://{registry}"),
             creds: auth::lookup(registry),
-            tokens: Mutex::new(HashMap::new()),
-            basic: std::sync::atomic::AtomicBool::new(false),
-            downloaded: AtomicU64::new(0),
+            tokens: Arc::new(Mutex::new(HashMap::new())),
+            basic: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            downloaded: Arc::new(AtomicU64::new(0)),
             opts,
         }
     }
@@ -134,8 +135,8 @@ impl Client {
     }
 
     /// A repository of this registry.
-    pub fn repo(&self, name: &str) -> Repo<'_> {
-        Repo { client: self, name: name.to_owned() }
+    pub fn repo(&self, name: &str) -> Repo {
+        Repo { client: self.clone(), name: name.to_owned() }
     }
 
     fn err(&self, repo: &str, what: &str, problem: impl Into<String>) -> RegistryError {
@@ -288,8 +289,9 @@ impl Client {
 }
 
 /// A repository on a registry.
-pub struct Repo<'a> {
-    client: &'a Client,
+#[derive(Clone)]
+pub struct Repo {
+    client: Client,
     name: String,
 }
 
@@ -302,7 +304,7 @@ pub struct FetchedManifest {
     pub desc: Descriptor,
 }
 
-impl Repo<'_> {
+impl Repo {
     /// Repository name.
     pub fn name(&self) -> &str {
         &self.name
@@ -310,13 +312,13 @@ impl Repo<'_> {
 
     /// The client.
     pub fn client(&self) -> &Client {
-        self.client
+        &self.client
     }
 
     /// Fetches a manifest by tag or digest. The digest is computed from the bytes; when the
     /// reference is a digest (or the registry sends `Docker-Content-Digest`) they must agree.
     pub fn fetch_manifest(&self, reference: &str) -> Result<Option<FetchedManifest>, RegistryError> {
-        let c = self.client;
+        let c = &self.client;
         let what = format!("manifest {reference}");
         let url = c.url(&format!("/v2/{}/manifests/{reference}", self.name));
         let resp = c.send("GET", &url, &self.name, &what, &[("Accept", ACCEPT_MANIFESTS)], Body::Empty)?;
@@ -330,7 +332,7 @@ impl Repo<'_> {
         let media_type = media_type.split(';').next().unwrap_or("").trim().to_owned();
         let claimed = header(&resp, "docker-content-digest");
         let mut bytes = Vec::new();
-        Counted { inner: resp.into_body().into_reader(), counter: &c.downloaded }
+        Counted { inner: resp.into_body().into_reader(), counter: c.downloaded.clone() }
             .take(MAX_METADATA_BLOB + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| c.err(&self.name, &what, e.to_string()))?;
@@ -354,7 +356,7 @@ impl Repo<'_> {
         desc: &Descriptor,
         what: &str,
     ) -> Result<VerifyingReader<impl Read + Send + '_>, OciError> {
-        let c = self.client;
+        let c = &self.client;
         let digest = desc.digest()?;
         let url = c.url(&format!("/v2/{}/blobs/{digest}", self.name));
         let resp = c.send("GET", &url, &self.name, what, &[], Body::Empty).map_err(|e| OciError::Blob {
@@ -370,20 +372,20 @@ impl Repo<'_> {
                 problem: e.to_string(),
             });
         }
-        let body = Counted { inner: resp.into_body().into_reader(), counter: &c.downloaded };
+        let body = Counted { inner: resp.into_body().into_reader(), counter: c.downloaded.clone() };
         Ok(VerifyingReader::new(body, digest, desc.size, what))
     }
 
     /// Does the repository hold this blob?
     pub fn blob_exists(&self, digest: &OciDigest) -> Result<bool, RegistryError> {
-        let c = self.client;
+        let c = &self.client;
         let url = c.url(&format!("/v2/{}/blobs/{digest}", self.name));
         let resp = c.send("HEAD", &url, &self.name, &format!("blob {digest}"), &[], Body::Empty)?;
         Ok(resp.status().is_success())
     }
 
     fn start_upload(&self, what: &str) -> Result<String, RegistryError> {
-        let c = self.client;
+        let c = &self.client;
         let url = c.url(&format!("/v2/{}/blobs/uploads/", self.name));
         let resp = c.send("POST", &url, &self.name, what, &[("Content-Length", "0")], Body::Empty)?;
         if resp.status() != 202 {
@@ -399,7 +401,7 @@ impl Repo<'_> {
 
     /// Uploads a small blob from memory (skipped when the registry has it).
     pub fn push_bytes(&self, bytes: &[u8]) -> Result<Descriptor, RegistryError> {
-        let c = self.client;
+        let c = &self.client;
         let digest = OciDigest::of(bytes);
         let what = format!("blob {digest}");
         if !self.blob_exists(&digest)? {
@@ -421,7 +423,7 @@ impl Repo<'_> {
         source: &mut (dyn Read + Send),
         what: &str,
     ) -> Result<(OciDigest, u64), RegistryError> {
-        let c = self.client;
+        let c = &self.client;
         let loc = c.url(&self.start_upload(what)?);
         let mut hashing = Hashing { inner: source, hasher: sha2::Sha256::new(), size: 0 };
         let headers = [("Content-Type", "application/octet-stream")];
@@ -456,7 +458,7 @@ impl Repo<'_> {
         bytes: &[u8],
         media_type: &str,
     ) -> Result<bool, RegistryError> {
-        let c = self.client;
+        let c = &self.client;
         let what = format!("manifest {reference}");
         let url = c.url(&format!("/v2/{}/manifests/{reference}", self.name));
         let resp =
@@ -475,14 +477,14 @@ impl Repo<'_> {
     /// Lists referrers of `subject`: the referrers API when the registry has it, else the
     /// `sha256-<hex>` tag schema. Returns the descriptors and whether the API answered.
     pub fn referrers(&self, subject: &OciDigest) -> Result<(Vec<Descriptor>, bool), RegistryError> {
-        let c = self.client;
+        let c = &self.client;
         let what = format!("referrers of {subject}");
         let url = c.url(&format!("/v2/{}/referrers/{subject}", self.name));
         let resp = c.send("GET", &url, &self.name, &what, &[("Accept", MEDIA_TYPE_INDEX)], Body::Empty)?;
         let is_index = header(&resp, "content-type").is_some_and(|t| t.starts_with(MEDIA_TYPE_INDEX));
         if resp.status() == 200 && is_index {
             let mut bytes = Vec::new();
-            Counted { inner: resp.into_body().into_reader(), counter: &c.downloaded }
+            Counted { inner: resp.into_body().into_reader(), counter: c.downloaded.clone() }
                 .take(MAX_METADATA_BLOB)
                 .read_to_end(&mut bytes)
                 .map_err(|e| c.err(&self.name, &what, e.to_string()))?;
@@ -553,7 +555,7 @@ impl Repo<'_> {
     }
 }
 
-impl BlobStore for Repo<'_> {
+impl BlobStore for Repo {
     fn open_blob(&self, desc: &Descriptor, what: &str) -> Result<Box<dyn Read + Send + '_>, OciError> {
         Ok(Box::new(self.blob_reader(desc, what)?))
     }

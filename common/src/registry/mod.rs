@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod model;
 pub mod reference;
 
 pub use client::{Client, ClientOptions, Repo};

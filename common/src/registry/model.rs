@@ -1,0 +1,568 @@
+//! Model operations against a registry: push a directory (ModelPack) or a layout, attach
+//! and discover signatures, verify from the manifest and signature only, pull with every
+//! file checked as it streams, and sign a model in place.
+//!
+//! Verify-then-use is pinned: a tag is resolved once to a manifest digest (checked against
+//! the bytes), the signature is looked up and verified for that digest, and everything
+//! after is fetched by digest and checked as it streams.
+
+use super::client::{Client, ClientOptions, FetchedManifest, Repo};
+use super::reference::Reference;
+use crate::bundle::Bundle;
+use crate::errors::{Error, OciError, RegistryError, SignatureError, SourceError};
+use crate::hashing::{NoProgress, StreamHasher};
+use crate::layer_stream::safe_member_name;
+use crate::manifest::{Manifest, Serialization};
+use crate::modelpack::LayerFormat;
+use crate::oci::{BlobStore, Descriptor, ImageManifest, MEDIA_TYPE_MANIFEST, OciDigest, OciLayout};
+use crate::packaged::PackagedModel;
+use crate::referrer;
+use crate::report::VerifyReport;
+use crate::source::{HashRequest, ModelSource, signed_paths};
+use crate::verifying::{TrustPolicy, VerifiedSignature, verify_bundle};
+use crate::workflow::HashOptions;
+use serde::Serialize;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Connects to the registry of a reference.
+pub fn connect(r: &Reference, opts: &ClientOptions) -> Client {
+    Client::new(&r.registry, opts.clone())
+}
+
+fn not_found(r: &Reference) -> RegistryError {
+    RegistryError::Request {
+        registry: r.registry.clone(),
+        repository: r.repository.clone(),
+        what: format!("manifest {}", r.reference()),
+        problem: "not found".into(),
+    }
+}
+
+/// Resolves a reference once to its manifest (bytes checked against the digest).
+pub fn resolve(repo: &Repo, r: &Reference) -> Result<FetchedManifest, RegistryError> {
+    repo.fetch_manifest(&r.reference())?.ok_or_else(|| not_found(r))
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushReport {
+    /// Where.
+    pub reference: String,
+    /// The pushed manifest digest.
+    pub digest: String,
+    /// Blobs uploaded (others were already there).
+    pub uploaded_blobs: usize,
+    /// Signature referrers pushed along.
+    pub referrers: Vec<String>,
+}
+
+/// Pushes a layout's manifest (its blobs first) and the signature referrers of it that the
+/// layout holds.
+pub fn push_layout(
+    layout: &OciLayout,
+    manifest: &Descriptor,
+    target: &Reference,
+    client: &Client,
+) -> Result<PushReport, Error> {
+    let repo = client.repo(&target.repository);
+    let bytes = layout.read_blob(manifest, "manifest")?;
+    let m = ImageManifest::from_json(&bytes, "manifest")?;
+    let mut uploaded = 0;
+    for (i, d) in std::iter::once(&m.config).chain(m.layers.iter()).enumerate() {
+        uploaded += usize::from(push_blob_from_layout(layout, &repo, d, &format!("blob {i}"))?);
+    }
+    let tag = target.tag.clone().unwrap_or_else(|| manifest.digest_str.clone());
+    repo.push_manifest(&tag, &bytes, MEDIA_TYPE_MANIFEST)?;
+    let subject = manifest.digest()?;
+    let mut referrers = Vec::new();
+    for d in layout.index()?.manifests.iter().filter(|d| referrer::is_bundle_referrer(d)) {
+        let rbytes = layout.read_blob(d, "referrer")?;
+        let rm = ImageManifest::from_json(&rbytes, "referrer")?;
+        if rm.subject.as_ref().map(|s| &s.digest_str) != Some(&manifest.digest_str) {
+            continue;
+        }
+        for (i, b) in std::iter::once(&rm.config).chain(rm.layers.iter()).enumerate() {
+            uploaded += usize::from(push_blob_from_layout(layout, &repo, b, &format!("referrer blob {i}"))?);
+        }
+        referrers.push(repo.push_referrer(&rbytes, &subject, referrer::BUNDLE_MEDIA_TYPE)?.digest_str);
+    }
+    Ok(PushReport {
+        reference: target.to_string(),
+        digest: manifest.digest_str.clone(),
+        uploaded_blobs: uploaded,
+        referrers,
+    })
+}
+
+fn push_blob_from_layout(layout: &OciLayout, repo: &Repo, d: &Descriptor, what: &str) -> Result<bool, Error> {
+    let digest = d.digest()?;
+    if repo.blob_exists(&digest)? {
+        return Ok(false);
+    }
+    let mut reader = layout.open_file_blob(d, what)?;
+    let (got, _) = repo.push_stream(&mut reader, what)?;
+    if got != digest {
+        return Err(OciError::DigestMismatch {
+            what: what.into(),
+            expected: digest.to_string(),
+            actual: got.to_string(),
+        }
+        .into());
+    }
+    Ok(true)
+}
+
+/// Attaches a bundle (`model.sig`) to the manifest a reference names.
+pub fn attach(
+    target: &Reference,
+    bundle_json: &[u8],
+    client: &Client,
+) -> Result<(Descriptor, Descriptor), Error> {
+    Bundle::from_json(bundle_json, "signature").map_err(SignatureError::from)?;
+    let repo = client.repo(&target.repository);
+    let subject = resolve(&repo, target)?.desc;
+    let bundle =
+        Descriptor { media_type: referrer::BUNDLE_MEDIA_TYPE.into(), ..repo.push_bytes(bundle_json)? };
+    repo.push_bytes(referrer::EMPTY_CONFIG)?;
+    let manifest = referrer::signature_manifest(&subject, &bundle, &referrer::now_rfc3339()).to_json();
+    let desc = repo.push_referrer(&manifest, &subject.digest()?, referrer::BUNDLE_MEDIA_TYPE)?;
+    Ok((subject, desc))
+}
+
+/// The signature referrers of a reference: (subject, referrers, whether the registry's
+/// referrers API answered).
+pub fn discover(target: &Reference, client: &Client) -> Result<(Descriptor, Vec<Descriptor>, bool), Error> {
+    let repo = client.repo(&target.repository);
+    let subject = resolve(&repo, target)?.desc;
+    let (all, api) = repo.referrers(&subject.digest()?)?;
+    Ok((subject, all.into_iter().filter(referrer::is_bundle_referrer).collect(), api))
+}
+
+/// A verified signature for a pinned remote model, with its plan.
+pub struct RemoteSignature<'c> {
+    /// The verified signature.
+    pub verified: VerifiedSignature,
+    /// The model (manifest pinned by digest).
+    pub model: PackagedModel<'c>,
+    /// The pinned manifest.
+    pub subject: Descriptor,
+}
+
+/// Resolves, finds the attached signatures and returns the first that verifies.
+pub fn verified_signature<'c>(
+    target: &Reference,
+    client: &'c Client,
+    policy: &TrustPolicy,
+) -> Result<RemoteSignature<'c>, Error> {
+    let repo = client.repo(&target.repository);
+    let fetched = resolve(&repo, target)?;
+    let subject = fetched.desc.clone();
+    let digest = subject.digest()?;
+    let (refs, _) = repo.referrers(&digest)?;
+    let mut candidates: Vec<Descriptor> = refs.into_iter().filter(referrer::is_bundle_referrer).collect();
+    candidates.sort_by(|a, b| {
+        let t = |d: &Descriptor| d.annotation(crate::oci::ANNOTATION_CREATED).map(str::to_owned);
+        t(b).cmp(&t(a))
+    });
+    if candidates.is_empty() {
+        return Err(SignatureError::Material(format!(
+            "no model signature is attached to {target} ({digest})"
+        ))
+        .into());
+    }
+    let mut reasons = Vec::new();
+    for c in &candidates {
+        match check_candidate(&repo, c, &digest, policy) {
+            Ok(verified) => {
+                let name = target.repository.rsplit('/').next().unwrap_or("model").to_owned();
+                let store: Box<dyn BlobStore + Send + 'c> = Box::new(client.repo(&target.repository));
+                let model = PackagedModel::from_manifest(store, subject.clone(), &fetched.bytes, name)?;
+                return Ok(RemoteSignature { verified, model, subject });
+            }
+            Err(e) => reasons.push(format!("{}: {e}", c.digest_str)),
+        }
+    }
+    Err(SignatureError::Material(format!("no attached signature verifies: {}", reasons.join("; "))).into())
+}
+
+fn check_candidate(
+    repo: &Repo,
+    c: &Descriptor,
+    subject: &OciDigest,
+    policy: &TrustPolicy,
+) -> Result<VerifiedSignature, Error> {
+    let m = repo
+        .fetch_manifest(&c.digest_str)?
+        .ok_or_else(|| SignatureError::Material("referrer manifest is gone".into()))?;
+    let rm = ImageManifest::from_json(&m.bytes, "referrer manifest")?;
+    if rm.subject.as_ref().map(|s| s.digest_str.as_str()) != Some(subject.to_string().as_str()) {
+        return Err(SignatureError::Material("referrer names another subject".into()).into());
+    }
+    let layer = referrer::bundle_layer(&rm)
+        .ok_or_else(|| SignatureError::Material("referrer has no bundle layer".into()))?;
+    let bytes = repo.read_blob(layer, "signature bundle")?;
+    let bundle = Bundle::from_json(&bytes, "attached signature").map_err(SignatureError::from)?;
+    Ok(verify_bundle(&bundle, policy)?)
+}
+
+/// Options of remote verification.
+#[derive(Debug, Clone, Default)]
+pub struct RemoteVerifyOptions {
+    /// Stream tar layers to check their files.
+    pub deep: bool,
+    /// Tolerate layer files that were not signed.
+    pub ignore_unsigned_files: bool,
+}
+
+fn serialization_for(signed: &Manifest, opts: &HashOptions) -> Serialization {
+    let mut ignore = crate::model_dir::ignore_list(&[], opts.ignore_git_paths);
+    for p in opts
+        .ignore_paths
+        .iter()
+        .filter_map(|p| p.to_str())
+        .chain(signed.serialization.ignore_paths.iter().map(String::as_str))
+    {
+        if let Some(n) = crate::model_dir::normalize_relative(p)
+            && !ignore.contains(&n)
+        {
+            ignore.push(n);
+        }
+    }
+    Serialization { ignore_paths: ignore, ..signed.serialization.clone() }
+}
+
+/// Verifies a model in a registry from its manifest and signature: raw layers by digest
+/// equality (not downloaded), tar layers streamed only with `deep`.
+pub fn verify_remote(
+    target: &Reference,
+    client: &Client,
+    policy: &TrustPolicy,
+    hash: &HashOptions,
+    opts: &RemoteVerifyOptions,
+) -> Result<VerifyReport, Error> {
+    let started = Instant::now();
+    let mut report = VerifyReport::new(target.to_string(), "attached signature".into());
+    let mut sig = match verified_signature(target, client, policy) {
+        Ok(s) => s,
+        Err(Error::Signature(e)) => {
+            report.bytes_transferred = Some(client.downloaded());
+            return Ok(report.failed(e.to_string(), started));
+        }
+        Err(e) => return Err(e),
+    };
+    report.subject = Some(sig.subject.digest_str.clone());
+    report.signer = Some(sig.verified.signer.clone());
+    report.predicate_type = Some(sig.verified.predicate_type.clone());
+    let signed = &sig.verified.manifest;
+    report.serialization = Some(signed.serialization.to_json());
+    sig.model.trust_raw_digests = true;
+    sig.model.stream_tar = opts.deep;
+    let req = HashRequest {
+        serialization: serialization_for(signed, hash),
+        only: opts.ignore_unsigned_files.then(|| signed_paths(signed)),
+        threads: hash.threads,
+    };
+    let hashed = match sig.model.hash(&req, &|_| Box::new(NoProgress)) {
+        Ok(h) => h,
+        Err(SourceError::Oci(e)) if e.is_tampering() => {
+            report.bytes_transferred = Some(client.downloaded());
+            return Ok(report.failed(e.to_string(), started));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    report.bytes_hashed = hashed.bytes_read;
+    let c = hashed.manifest.compare(signed);
+    let mut report = report.with_comparison(c, started);
+    report.bytes_transferred = Some(client.downloaded());
+    Ok(report)
+}
+
+/// Does `name` match a glob (`*` within a path component, `**` across, `?` one character)?
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    fn m(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) if p.get(1) == Some(&b'*') => {
+                if p.len() == 2 {
+                    return true;
+                }
+                let rest = p[2..].strip_prefix(b"/").unwrap_or(&p[2..]);
+                (0..=n.len()).any(|i| (i == 0 || n[i - 1] == b'/') && m(rest, &n[i..]))
+            }
+            (Some(b'*'), _) => {
+                (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != b'/').any(|i| m(&p[1..], &n[i..]))
+            }
+            (Some(b'?'), Some(c)) if *c != b'/' => m(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => m(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    m(pattern.as_bytes(), name.as_bytes())
+}
+
+/// What a pull did.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PullReport {
+    /// The pinned manifest.
+    pub subject: String,
+    /// Files written (verified).
+    pub written: Vec<String>,
+    /// Files already present with the signed digest.
+    pub already_present: Vec<String>,
+    /// Bytes downloaded.
+    pub bytes_transferred: u64,
+}
+
+/// Creates the directories of `rel` under `root`, refusing symbolic links on the way.
+fn safe_parent(root: &Path, rel: &str) -> Result<PathBuf, Error> {
+    let mut dir = root.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for c in &parts[..parts.len().saturating_sub(1)] {
+        dir.push(c);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(OciError::Content {
+                    what: rel.into(),
+                    problem: format!("{} is a symbolic link", dir.display()),
+                }
+                .into());
+            }
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(OciError::Content {
+                    what: rel.into(),
+                    problem: format!("{} is not a directory", dir.display()),
+                }
+                .into());
+            }
+            Err(_) => std::fs::create_dir(&dir)
+                .map_err(|source| crate::errors::OutputError { path: dir.clone(), source })?,
+        }
+    }
+    Ok(dir)
+}
+
+/// A file being written: temporary until its content matched the signature.
+struct Pending {
+    name: String,
+    tmp: tempfile::NamedTempFile,
+    hasher: StreamHasher,
+    dest: PathBuf,
+}
+
+impl Pending {
+    fn new(root: &Path, name: &str, ser: &Serialization) -> Result<Self, Error> {
+        let dir = safe_parent(root, name)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".modelsig-pull-")
+            .tempfile_in(&dir)
+            .map_err(|source| crate::errors::OutputError { path: dir.clone(), source })?;
+        let dest = root.join(name);
+        if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(OciError::Content {
+                what: name.into(),
+                problem: "destination is a symbolic link".into(),
+            }
+            .into());
+        }
+        Ok(Self { name: name.into(), tmp, hasher: StreamHasher::new(name, ser.method, ser.hash), dest })
+    }
+
+    fn write(&mut self, b: &[u8]) -> Result<(), Error> {
+        self.hasher.update(b);
+        self.tmp
+            .write_all(b)
+            .map_err(|source| crate::errors::OutputError { path: self.dest.clone(), source }.into())
+    }
+
+    /// Renames into place if every resource of the file matches the signature.
+    fn commit(self, signed: &Manifest) -> Result<String, Error> {
+        for (key, digest) in self.hasher.finish() {
+            if signed.get(&key) != Some(&digest) {
+                return Err(OciError::Content {
+                    what: self.name.clone(),
+                    problem: format!("content does not match the signature ({} is {digest})", key.name()),
+                }
+                .into());
+            }
+        }
+        self.tmp
+            .persist(&self.dest)
+            .map_err(|e| crate::errors::OutputError { path: self.dest.clone(), source: e.error })?;
+        Ok(self.name)
+    }
+}
+
+fn local_matches(path: &Path, name: &str, ser: &Serialization, signed: &Manifest) -> bool {
+    let Ok(mut f) = std::fs::File::open(path) else { return false };
+    let mut h = StreamHasher::new(name, ser.method, ser.hash);
+    let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(_) => return false,
+        }
+    }
+    let res = h.finish();
+    !res.is_empty() && res.iter().all(|(k, d)| signed.get(k) == Some(d))
+        || (res.is_empty() && signed.items().all(|(k, _)| k.path() != name))
+}
+
+/// Pulls the files of a signed model (or those matching `include`), verifying the signature
+/// first and every file as it streams; files are renamed into place only once they match,
+/// and the pull stops at the first mismatch.
+pub fn pull(
+    target: &Reference,
+    client: &Client,
+    policy: &TrustPolicy,
+    out: &Path,
+    include: &[String],
+    hash: &HashOptions,
+) -> Result<PullReport, Error> {
+    let sig = verified_signature(target, client, policy)?;
+    let signed = &sig.verified.manifest;
+    let ser = serialization_for(signed, hash);
+    let wanted: Vec<String> = signed_paths(signed)
+        .into_iter()
+        .filter(|p| include.is_empty() || include.iter().any(|g| glob_match(g, p)))
+        .collect();
+    if wanted.is_empty() {
+        return Err(Error::Usage("no signed file matches --include".into()));
+    }
+    std::fs::create_dir_all(out)
+        .map_err(|source| crate::errors::OutputError { path: out.to_path_buf(), source })?;
+    let mut report = PullReport { subject: sig.subject.digest_str.clone(), ..Default::default() };
+    let is_wanted = |n: &str| wanted.iter().any(|w| w == n);
+    let store = sig.model.store();
+    let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
+    for (i, layer) in sig.model.layers.iter().enumerate() {
+        let what = format!("layer {i} ({})", layer.desc.digest_str);
+        if layer.format == LayerFormat::Raw {
+            let Some(name) = &layer.path else { continue };
+            if !is_wanted(name) {
+                continue;
+            }
+            let name =
+                safe_member_name(name).map_err(|p| OciError::Content { what: what.clone(), problem: p })?;
+            if local_matches(&out.join(&name), &name, &ser, signed) {
+                report.already_present.push(name);
+                continue;
+            }
+            let mut pending = Pending::new(out, &name, &ser)?;
+            let mut blob = store.open_blob(&layer.desc, &what)?;
+            loop {
+                let n = blob.read(&mut buf).map_err(OciError::from_io)?;
+                if n == 0 {
+                    break;
+                }
+                pending.write(&buf[..n])?;
+            }
+            report.written.push(pending.commit(signed)?);
+            continue;
+        }
+        // Tar layers: extract wanted members as they stream.
+        let blob = store.open_blob(&layer.desc, &what)?;
+        let reader: Box<dyn Read> = match layer.format {
+            LayerFormat::TarGzip => Box::new(flate2::read::MultiGzDecoder::new(blob)),
+            LayerFormat::TarZstd => {
+                Box::new(zstd::stream::read::Decoder::new(blob).map_err(OciError::from_io)?)
+            }
+            _ => blob,
+        };
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries().map_err(OciError::from_io)? {
+            let mut entry = entry.map_err(OciError::from_io)?;
+            if entry.header().entry_type() == tar::EntryType::Directory {
+                continue;
+            }
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let name = safe_member_name(&raw)
+                .map_err(|p| OciError::Content { what: format!("{what}, entry `{raw}`"), problem: p })?;
+            if !entry.header().entry_type().is_file() {
+                return Err(OciError::Content {
+                    what: format!("{what}, entry `{raw}`"),
+                    problem: "not a regular file".into(),
+                }
+                .into());
+            }
+            if !is_wanted(&name) || local_matches(&out.join(&name), &name, &ser, signed) {
+                if is_wanted(&name) {
+                    report.already_present.push(name);
+                }
+                std::io::copy(&mut entry, &mut std::io::sink()).map_err(OciError::from_io)?;
+                continue;
+            }
+            let mut pending = Pending::new(out, &name, &ser)?;
+            loop {
+                let n = entry.read(&mut buf).map_err(OciError::from_io)?;
+                if n == 0 {
+                    break;
+                }
+                pending.write(&buf[..n])?;
+            }
+            report.written.push(pending.commit(signed)?);
+        }
+        // Finish the stream so the layer digest is checked too.
+        std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(OciError::from_io)?;
+    }
+    let done: Vec<&String> = report.written.iter().chain(&report.already_present).collect();
+    let missing: Vec<&String> = wanted.iter().filter(|w| !done.contains(w)).collect();
+    if !missing.is_empty() {
+        return Err(OciError::Content {
+            what: target.to_string(),
+            problem: format!("signed files not found in any layer: {missing:?}"),
+        }
+        .into());
+    }
+    report.bytes_transferred = client.downloaded();
+    Ok(report)
+}
+
+/// Computes the manifest of a model in a registry without downloading raw layers.
+pub fn remote_manifest(
+    target: &Reference,
+    client: &Client,
+    hash: &HashOptions,
+) -> Result<(Manifest, Descriptor), Error> {
+    let repo = client.repo(&target.repository);
+    let fetched = resolve(&repo, target)?;
+    let name = target.repository.rsplit('/').next().unwrap_or("model").to_owned();
+    let store: Box<dyn BlobStore + Send + '_> = Box::new(client.repo(&target.repository));
+    let mut model = PackagedModel::from_manifest(store, fetched.desc.clone(), &fetched.bytes, name)?;
+    model.trust_raw_digests = true;
+    let mut ignore: Vec<String> = hash
+        .ignore_paths
+        .iter()
+        .filter_map(|p| p.to_str())
+        .filter_map(crate::model_dir::normalize_relative)
+        .collect();
+    ignore.extend(model.implicit_ignores());
+    let serialization = Serialization {
+        method: crate::manifest::Method::Files,
+        hash: crate::digest::HashAlgorithm::Sha256,
+        allow_symlinks: hash.allow_symlinks,
+        ignore_paths: crate::model_dir::ignore_list(&ignore, hash.ignore_git_paths),
+    };
+    let req = HashRequest { serialization, only: None, threads: hash.threads };
+    let hashed = model.hash(&req, &|_| Box::new(NoProgress))?;
+    Ok((hashed.manifest, fetched.desc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*.json", "config.json"));
+        assert!(!glob_match("*.json", "a/config.json"));
+        assert!(glob_match("**/*.json", "a/b/config.json"));
+        assert!(glob_match("**/*.json", "config.json"));
+        assert!(glob_match("weights/**", "weights/a/b.bin"));
+        assert!(glob_match("model-0000?.bin", "model-00001.bin"));
+        assert!(!glob_match("model-0000?.bin", "model-000010.bin"));
+    }
+}
