@@ -3,6 +3,7 @@
 //! generating test models and packaged-model fixtures.
 
 pub mod fixtures;
+pub mod registry;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -103,6 +104,11 @@ pub fn translate_env(cwd: &Path, env: &[(&str, &Path)], args: &[&str]) -> Run {
         cmd.env(k, v);
     }
     run(&mut cmd)
+}
+
+/// `oras-modelsig ARGS` in `cwd`.
+pub fn oras(cwd: &Path, args: &[&str]) -> Run {
+    run(Command::new(bin("oras-modelsig")).args(args).current_dir(cwd))
 }
 
 /// `python -m model_signing ARGS` in `cwd`.

@@ -4,5 +4,6 @@
 mod cli;
 mod interop;
 mod packaged;
+mod remote;
 mod tamper;
 mod vectors;
