@@ -36,6 +36,9 @@ pub struct LayerJob<'a> {
     pub include: &'a (dyn Fn(&str) -> bool + Sync),
     /// Progress sink (bytes of the blob).
     pub progress: &'a dyn Progress,
+    /// Accept symbolic and hard links whose target is a file of the same layer (hashed as
+    /// that file, as model_signing does with `--allow_symlinks` on the unpacked directory).
+    pub allow_links: bool,
 }
 
 /// What one pass over a layer produced.
@@ -170,6 +173,7 @@ fn walk_tar<R: Read>(reader: R, job: &LayerJob<'_>, buf: &mut [u8]) -> Result<La
     let io = OciError::from_io;
     let mut out = LayerOutput::default();
     let mut seen = HashSet::new();
+    let mut links: Vec<(String, String, String)> = Vec::new();
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(io)? {
         let mut entry = entry.map_err(|e| tar_error(job, e))?;
@@ -181,7 +185,26 @@ fn walk_tar<R: Read>(reader: R, job: &LayerJob<'_>, buf: &mut [u8]) -> Result<La
             T::Directory => continue,
             T::Regular | T::Continuous => {}
             T::Symlink | T::Link => {
-                return Err(content(&entry_what(), "links are not allowed in model layers"));
+                if !job.allow_links {
+                    return Err(content(
+                        &entry_what(),
+                        "links are not allowed in model layers (--allow_symlinks follows links that stay inside the layer)",
+                    ));
+                }
+                let name = safe_member_name(&raw).map_err(|p| content(&entry_what(), p))?;
+                let target = entry
+                    .link_name_bytes()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .ok_or_else(|| content(&entry_what(), "link has no target"))?;
+                let base = if entry.header().entry_type() == T::Symlink { parent_of(&name) } else { "" };
+                let resolved = resolve_link(base, &target).ok_or_else(|| {
+                    content(&entry_what(), format!("link target `{target}` leaves the layer"))
+                })?;
+                if !seen.insert(name.clone()) {
+                    return Err(content(&entry_what(), "the layer holds this file twice"));
+                }
+                links.push((name, resolved, entry_what()));
+                continue;
             }
             other => return Err(content(&entry_what(), format!("unsupported entry type {other:?}"))),
         }
@@ -206,7 +229,71 @@ fn walk_tar<R: Read>(reader: R, job: &LayerJob<'_>, buf: &mut [u8]) -> Result<La
     }
     // Read the end-of-archive blocks and whatever follows, so every byte is checked.
     drain(archive.into_inner(), buf).map_err(|e| tar_error(job, e))?;
+    // Links are hashed as the files they point to (following chains of links).
+    let targets: std::collections::HashMap<String, String> =
+        links.iter().map(|(n, t, _)| (n.clone(), t.clone())).collect();
+    for (name, target, what) in &links {
+        let mut t = target.clone();
+        for _ in 0..8 {
+            match targets.get(&t) {
+                Some(next) => t = next.clone(),
+                None => break,
+            }
+        }
+        if !out.files.contains(&t) {
+            if out.files.iter().any(|f| f.starts_with(&format!("{t}/"))) {
+                // A link to a directory: listed, not descended, like model_signing.
+                continue;
+            }
+            return Err(content(what, format!("link target `{target}` is not a file of this layer")));
+        }
+        out.files.push(name.clone());
+        if (job.include)(name) {
+            let copies: Vec<(ResourceKey, Digest)> = out
+                .resources
+                .iter()
+                .filter(|(k, _)| k.path() == t)
+                .map(|(k, d)| {
+                    let key = match k.range() {
+                        None => ResourceKey::file(name),
+                        Some((s, e)) => ResourceKey::shard(name, s, e),
+                    };
+                    (key, d.clone())
+                })
+                .collect();
+            if copies.is_empty() && !(job.include)(&t) {
+                return Err(content(
+                    what,
+                    "the link's target was not hashed (it is ignored); cannot hash the link",
+                ));
+            }
+            out.resources.extend(copies);
+        }
+    }
     Ok(out)
+}
+
+fn parent_of(name: &str) -> &str {
+    name.rsplit_once('/').map_or("", |(p, _)| p)
+}
+
+/// Resolves a link target against the directory holding the link; `None` if it leaves the
+/// layer's root.
+fn resolve_link(base: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = base.split('/').filter(|c| !c.is_empty()).collect();
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
 }
 
 fn tar_error(job: &LayerJob<'_>, e: std::io::Error) -> OciError {
@@ -247,6 +334,7 @@ mod tests {
             algorithm: HashAlgorithm::Sha256,
             include,
             progress: &NoProgress,
+            allow_links: false,
         }
     }
 
@@ -289,6 +377,42 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("twice"), "{e}");
+    }
+
+    /// A tar of `d/real.bin` and symlinks `(name, target)`.
+    fn tar_with_links(links: &[(&str, &str)]) -> Result<Vec<u8>, OciError> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, "d/real.bin", &b"abc"[..]).map_err(OciError::Io)?;
+        for (name, target) in links {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            b.append_link(&mut h, name, target).map_err(OciError::Io)?;
+        }
+        b.into_inner().map_err(OciError::Io)
+    }
+
+    #[test]
+    fn links_inside_the_layer_hash_as_their_target_only_when_allowed() -> Result<(), OciError> {
+        let all = |_: &str| true;
+        let t = tar_with_links(&[("d/link.bin", "real.bin"), ("out", "../etc/passwd")])?;
+        let mut j = job(LayerFormat::Tar, &t, &all);
+        let e = hash_layer(&t[..], &j).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("links are not allowed"), "{e}");
+        j.allow_links = true;
+        let e = hash_layer(&t[..], &j).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("leaves the layer") && e.contains("`out`"), "{e}");
+
+        let t = tar_with_links(&[("d/link.bin", "real.bin")])?;
+        let mut j = job(LayerFormat::Tar, &t, &all);
+        j.allow_links = true;
+        let out = hash_layer(&t[..], &j)?;
+        assert_eq!(out.resources.len(), 2);
+        assert_eq!(out.resources[1], (ResourceKey::file("d/link.bin"), HashAlgorithm::Sha256.digest(b"abc")));
+        Ok(())
     }
 
     #[test]

@@ -322,6 +322,7 @@ impl PackagedModel<'_> {
             algorithm: ser.hash,
             include,
             progress,
+            allow_links: ser.allow_symlinks,
         };
         let out = hash_layer(blob, &job)?;
         if let (Some(want), Some(got)) = (&layer.diff_id, &out.diff_id)
