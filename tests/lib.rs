@@ -111,6 +111,30 @@ pub fn oras(cwd: &Path, args: &[&str]) -> Run {
     run(Command::new(bin("oras-modelsig")).args(args).current_dir(cwd))
 }
 
+/// `cosign-modelsig ARGS` in `cwd`, with extra environment and optional standard input.
+pub fn cosign_modelsig(cwd: &Path, env: &[(&str, &str)], stdin: Option<&str>, args: &[&str]) -> Run {
+    use std::io::Write;
+    let mut cmd = Command::new(bin("cosign-modelsig"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run cosign-modelsig: {e}"));
+    if let Some(mut i) = child.stdin.take() {
+        let _ = i.write_all(stdin.unwrap_or("").as_bytes());
+    }
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// `python -m model_signing ARGS` in `cwd`.
 pub fn model_signing(cwd: &Path, args: &[&str]) -> Run {
     run(Command::new(python()).args(["-m", "model_signing"]).args(args).current_dir(cwd))

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod cosign;
 pub mod digest;
 pub mod dsse;
 pub mod errors;

@@ -83,7 +83,12 @@ impl SigningMaterial {
 
 /// Signs a manifest; returns the bundle.
 pub fn sign_manifest(manifest: &Manifest, material: &SigningMaterial) -> Result<Bundle, Error> {
-    let payload = statement_for(manifest).to_payload();
+    sign_payload(&statement_for(manifest).to_payload(), material)
+}
+
+/// Signs any in-toto statement payload into a DSSE bundle.
+pub fn sign_payload(payload: &[u8], material: &SigningMaterial) -> Result<Bundle, Error> {
+    let payload = payload.to_vec();
     let (key, verification_material) = match material {
         SigningMaterial::Keyless { token, services, transport, root } => {
             return Ok(sign_keyless(&payload, token, services, transport.as_ref(), root)?);

@@ -104,6 +104,21 @@ fn verify_key_compat(key: &PublicKey, payload: &[u8], signature: &[u8], sha256_c
 
 /// Verifies a bundle against a trust policy and returns the signed manifest.
 pub fn verify_bundle(bundle: &Bundle, policy: &TrustPolicy) -> Result<VerifiedSignature, SignatureError> {
+    let (payload, signer) = verify_signed_payload(bundle, policy)?;
+    let manifest = manifest_from_payload(&payload)?;
+    let predicate_type = serde_json::from_slice::<serde_json::Value>(&payload)
+        .ok()
+        .and_then(|v| v["predicateType"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    Ok(VerifiedSignature { manifest, signer, predicate_type })
+}
+
+/// Verifies a bundle's DSSE signature against a trust policy and returns the signed
+/// in-toto payload (whatever its predicate) and the signer.
+pub fn verify_signed_payload(
+    bundle: &Bundle,
+    policy: &TrustPolicy,
+) -> Result<(Vec<u8>, Signer), SignatureError> {
     if bundle.message_signature.is_some() && bundle.dsse_envelope.is_none() {
         return Err(SignatureError::Material(
             "bundle holds a message signature, not a DSSE envelope: not a model signature".into(),
@@ -198,10 +213,5 @@ pub fn verify_bundle(bundle: &Bundle, policy: &TrustPolicy) -> Result<VerifiedSi
             }
         }
     };
-    let manifest = manifest_from_payload(&payload)?;
-    let predicate_type = serde_json::from_slice::<serde_json::Value>(&payload)
-        .ok()
-        .and_then(|v| v["predicateType"].as_str().map(str::to_owned))
-        .unwrap_or_default();
-    Ok(VerifiedSignature { manifest, signer, predicate_type })
+    Ok((payload, signer))
 }

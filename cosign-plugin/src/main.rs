@@ -1,38 +1,329 @@
-//! `cosign-modelsig`: model attestations in cosign's storage formats.
-//!
-//! Placeholder until the attestation work lands in `modelsig-common`: it parses its planned
-//! command line and says plainly that the commands are not available yet.
+//! `cosign-modelsig`: model attestations that `cosign verify-attestation` accepts (subject =
+//! the OCI manifest digest, predicate = the model_signing v1.0 predicate), written in cosign's
+//! own storage formats, and file-level checks of what cosign verified. cosign has no command
+//! plugins, so this binary prepares its inputs and consumes its outputs. All format logic
+//! lives in `modelsig-common`.
 
-use clap::{Parser, Subcommand};
+use anyhow::Result;
+use clap::{ArgAction, CommandFactory, Parser, Subcommand};
+use modelsig_common::cli::{HashingArgs, OutputArgs, RegistryArgs};
+use modelsig_common::errors::{Error, KeyError};
+use modelsig_common::keyless::IdentityPolicy;
+use modelsig_common::keyless::trust_root::TrustedRoot;
+use modelsig_common::keys::PublicKey;
+use modelsig_common::registry::model::{RemoteVerifyOptions, remote_manifest};
+use modelsig_common::registry::{Client, Reference, attest};
+use modelsig_common::report::{OutputFormat, VerifyReport, render_error};
+use modelsig_common::signing::{SigningMaterial, write_atomic};
+use modelsig_common::source::ModelRef;
+use modelsig_common::verifying::TrustPolicy;
+use modelsig_common::workflow::{SignSerialization, compute_manifest};
+use std::io::Read;
+use std::path::PathBuf;
 
-/// Model attestations that `cosign verify-attestation` accepts (not yet available).
+/// Model attestations for cosign: predicate, attest, verify-attestation, check.
 #[derive(Parser)]
-#[command(name = "cosign-modelsig", version, about)]
+#[command(name = "cosign-modelsig", version, about, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+const EXAMPLES: &str = "Examples:
+  cosign-modelsig predicate localhost:5000/models/demo:v1 -o predicate.json
+  cosign attest --predicate predicate.json --type https://model_signing/signature/v1.0 --key cosign.key localhost:5000/models/demo:v1
+  cosign-modelsig attest localhost:5000/models/demo:v1 --key cosign.key
+  cosign-modelsig verify-attestation localhost:5000/models/demo:v1 --key cosign.pub
+  cosign verify-attestation --type https://model_signing/signature/v1.0 --key cosign.pub REF | cosign-modelsig check REF
+
+Exit codes: 0 verified, 1 verification failed, 2 bad usage, unreadable input or registry error.";
+
 #[derive(Subcommand)]
 enum Command {
-    /// Write the model_signing predicate for `cosign attest --predicate`.
-    Predicate,
-    /// Attest a model in a registry.
-    Attest,
-    /// Verify a model attestation and the files it lists.
-    VerifyAttestation,
-    /// Check `cosign verify-attestation` output against a model.
-    Check,
+    /// Write the model_signing predicate of a model (registry REF, oci:PATH[:TAG], kit:REF or
+    /// a directory), for `cosign attest --predicate … --type https://model_signing/signature/v1.0`.
+    #[command(
+        after_help = "Example:\n  cosign-modelsig predicate localhost:5000/models/demo:v1 -o predicate.json"
+    )]
+    Predicate {
+        /// The model.
+        source: String,
+        /// Output file (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        hashing: HashingArgs,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Attest a model in a registry as cosign does (new bundle format by default).
+    #[command(
+        after_help = "Example:\n  COSIGN_PASSWORD=… cosign-modelsig attest localhost:5000/models/demo:v1 --key cosign.key"
+    )]
+    Attest {
+        /// The model reference.
+        reference: String,
+        /// A cosign key file (cosign.key; password from COSIGN_PASSWORD) or a PEM key.
+        #[arg(long, conflicts_with = "private_key")]
+        key: Option<PathBuf>,
+        /// A PEM private key (model_signing style).
+        #[arg(long = "private_key")]
+        private_key: Option<PathBuf>,
+        /// Password of --private_key.
+        #[arg(long, env = "MODELSIG_KEY_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// The signing certificate (with --private_key).
+        #[arg(long, requires = "private_key")]
+        certificate: Option<PathBuf>,
+        /// Its chain.
+        #[arg(long = "certificate_chain")]
+        certificate_chain: Vec<PathBuf>,
+        /// Write cosign v3's bundle referrer (true) or the legacy sha256-<hex>.att tag (false).
+        #[arg(long = "new-bundle-format", default_value_t = true, action = ArgAction::Set)]
+        new_bundle_format: bool,
+        #[command(flatten)]
+        hashing: HashingArgs,
+        #[command(flatten)]
+        registry: RegistryArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Verify model attestations like `cosign verify-attestation`, then check the files they
+    /// list against the manifest's layers.
+    #[command(
+        after_help = "Example:\n  cosign-modelsig verify-attestation localhost:5000/models/demo:v1 --key cosign.pub"
+    )]
+    VerifyAttestation {
+        /// The model reference.
+        reference: String,
+        #[command(flatten)]
+        trust: CosignTrust,
+        #[command(flatten)]
+        check: CheckArgs,
+    },
+    /// Read `cosign verify-attestation` output (one DSSE envelope per line) on standard input
+    /// and check the files it lists against REF.
+    #[command(
+        after_help = "Example:\n  cosign verify-attestation --type https://model_signing/signature/v1.0 --key cosign.pub REF | cosign-modelsig check REF"
+    )]
+    Check {
+        /// The model reference.
+        reference: String,
+        #[command(flatten)]
+        check: CheckArgs,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// Target shell.
+        shell: clap_complete::Shell,
+    },
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let name = match cli.command {
-        Command::Predicate => "predicate",
-        Command::Attest => "attest",
-        Command::VerifyAttestation => "verify-attestation",
-        Command::Check => "check",
+/// How cosign is told whom to trust.
+#[derive(clap::Args)]
+struct CosignTrust {
+    /// Public key (cosign.pub or PEM).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Certificates to trust (certificate-signed attestations).
+    #[arg(long = "certificate_chain")]
+    certificate_chain: Vec<PathBuf>,
+    /// Keyless: expected identity.
+    #[arg(long = "certificate-identity")]
+    certificate_identity: Option<String>,
+    /// Keyless: expected OIDC issuer.
+    #[arg(long = "certificate-oidc-issuer")]
+    certificate_oidc_issuer: Option<String>,
+    /// Keyless: trusted root JSON (default: built-in public good).
+    #[arg(long = "trusted-root")]
+    trusted_root: Option<PathBuf>,
+}
+
+impl CosignTrust {
+    fn policy(&self) -> Result<TrustPolicy, Error> {
+        match (&self.key, &self.certificate_identity, self.certificate_chain.is_empty()) {
+            (Some(k), None, true) => Ok(TrustPolicy::Key(PublicKey::from_pem_file(k)?)),
+            (None, Some(id), true) => {
+                let issuer = self
+                    .certificate_oidc_issuer
+                    .clone()
+                    .ok_or_else(|| Error::Usage("--certificate-identity needs --certificate-oidc-issuer".into()))?;
+                let root = match &self.trusted_root {
+                    Some(p) => {
+                        let b = std::fs::read(p).map_err(|source| KeyError::Io { path: p.clone(), source })?;
+                        TrustedRoot::from_json(&b, &p.display().to_string())?
+                    }
+                    None => TrustedRoot::builtin()?,
+                };
+                Ok(TrustPolicy::Sigstore { root: Box::new(root), identity: IdentityPolicy { identity: id.clone(), issuer } })
+            }
+            (None, None, false) => {
+                let mut anchors = Vec::new();
+                for p in &self.certificate_chain {
+                    let b = std::fs::read(p).map_err(|source| KeyError::Io { path: p.clone(), source })?;
+                    anchors.extend(
+                        modelsig_common::x509::Cert::from_pem_chain(&b).map_err(|e| KeyError::invalid(p.display().to_string(), e))?,
+                    );
+                }
+                Ok(TrustPolicy::Certificate { anchors })
+            }
+            _ => Err(Error::Usage(
+                "give exactly one of --key, --certificate_chain, or --certificate-identity/--certificate-oidc-issuer".into(),
+            )),
+        }
+    }
+}
+
+/// What to check and how to report.
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Predicate type to accept.
+    #[arg(long = "type", default_value = modelsig_common::predicate::PREDICATE_V1)]
+    predicate_type: String,
+    /// Also stream tar layers to check their files.
+    #[arg(long)]
+    deep: bool,
+    #[command(flatten)]
+    hashing: HashingArgs,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+fn finish(report: &VerifyReport, format: OutputFormat) -> i32 {
+    let text = report.render(format);
+    if report.verified || format == OutputFormat::Json {
+        print!("{text}");
+    } else {
+        eprint!("{text}");
+    }
+    report.exit_code()
+}
+
+fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
+    match cli.command {
+        Command::Predicate { source, output, hashing, registry } => {
+            let fail = |e: Error| (e, OutputFormat::Text);
+            let manifest = match ModelRef::parse(&source) {
+                ModelRef::Dir(p) if !p.exists() && Reference::parse(&source).is_ok() => {
+                    let r = Reference::parse(&source).map_err(|e| fail(e.into()))?;
+                    let client = Client::new(&r.registry, registry.options());
+                    remote_manifest(&r, &client, &hashing.options()).map_err(fail)?.0
+                }
+                m => compute_manifest(&m, &hashing.options(), SignSerialization::default()).map_err(fail)?,
+            };
+            let json = serde_json::to_vec_pretty(&modelsig_common::cosign::predicate_json(&manifest))
+                .unwrap_or_default();
+            match output {
+                Some(p) => write_atomic(&p, &json).map_err(|e| fail(e.into()))?,
+                None => println!("{}", String::from_utf8_lossy(&json)),
+            }
+            Ok(0)
+        }
+        Command::Attest {
+            reference,
+            key,
+            private_key,
+            password,
+            certificate,
+            certificate_chain,
+            new_bundle_format,
+            hashing,
+            registry,
+            output,
+        } => {
+            let fmt = output.output;
+            let fail = |e: Error| (e, fmt);
+            let material = match (&key, &private_key, &certificate) {
+                (Some(k), None, None) => {
+                    let pw = std::env::var("COSIGN_PASSWORD").ok();
+                    SigningMaterial::Key(
+                        modelsig_common::cosign::load_private_key(k, pw.as_deref())
+                            .map_err(|e| fail(e.into()))?,
+                    )
+                }
+                (None, Some(k), None) => {
+                    SigningMaterial::key(k, password.as_deref()).map_err(|e| fail(e.into()))?
+                }
+                (None, Some(k), Some(c)) => {
+                    SigningMaterial::certificate(k, c, &certificate_chain, password.as_deref())
+                        .map_err(|e| fail(e.into()))?
+                }
+                _ => {
+                    return Err(fail(Error::Usage(
+                        "give --key, or --private_key (with --certificate for certificate signing)".into(),
+                    )));
+                }
+            };
+            let r = Reference::parse(&reference).map_err(|e| fail(e.into()))?;
+            let client = Client::new(&r.registry, registry.options());
+            let rep = attest::attest(&r, &client, &material, new_bundle_format, &hashing.options())
+                .map_err(fail)?;
+            match fmt {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rep).unwrap_or_default()),
+                OutputFormat::Text => {
+                    println!("Attested {} files of {r} ({}) as {}", rep.resources, rep.subject, rep.stored_as)
+                }
+            }
+            Ok(0)
+        }
+        Command::VerifyAttestation { reference, trust, check } => {
+            let fmt = check.output.output;
+            let fail = |e: Error| (e, fmt);
+            let policy = trust.policy().map_err(fail)?;
+            let r = Reference::parse(&reference).map_err(|e| fail(e.into()))?;
+            let client = Client::new(&r.registry, check.registry.options());
+            let opts = RemoteVerifyOptions { deep: check.deep, ignore_unsigned_files: false };
+            let report = attest::verify_attestation(
+                &r,
+                &client,
+                &policy,
+                &check.predicate_type,
+                &check.hashing.options(),
+                &opts,
+            )
+            .map_err(fail)?;
+            Ok(finish(&report, fmt))
+        }
+        Command::Check { reference, check } => {
+            let fmt = check.output.output;
+            let fail = |e: Error| (e, fmt);
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .map_err(|e| fail(Error::Usage(format!("standard input: {e}"))))?;
+            let r = Reference::parse(&reference).map_err(|e| fail(e.into()))?;
+            let client = Client::new(&r.registry, check.registry.options());
+            let opts = RemoteVerifyOptions { deep: check.deep, ignore_unsigned_files: false };
+            let report = attest::check_cosign_output(
+                &r,
+                &client,
+                &input,
+                &check.predicate_type,
+                &check.hashing.options(),
+                &opts,
+            )
+            .map_err(fail)?;
+            Ok(finish(&report, fmt))
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "cosign-modelsig", &mut std::io::stdout());
+            Ok(0)
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let code = match run(Cli::parse()) {
+        Ok(code) => code,
+        Err((e, format)) => {
+            match format {
+                OutputFormat::Json => print!("{}", render_error(&e, format)),
+                OutputFormat::Text => eprint!("{}", render_error(&e, format)),
+            }
+            e.exit_code()
+        }
     };
-    eprintln!("cosign-modelsig {name}: attestations are not implemented in this build yet");
-    std::process::exit(modelsig_common::errors::EXIT_USAGE);
+    std::process::exit(code);
 }

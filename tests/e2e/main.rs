@@ -1,6 +1,7 @@
 //! End-to-end tests: the built binaries against the upstream reference vectors, the Python
 //! `model_signing` tool (both directions) and tampered inputs.
 
+mod attest;
 mod cli;
 mod interop;
 mod packaged;

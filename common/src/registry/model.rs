@@ -256,15 +256,29 @@ pub fn verify_remote(
     report.signer = Some(sig.verified.signer.clone());
     report.predicate_type = Some(sig.verified.predicate_type.clone());
     let signed = &sig.verified.manifest;
+    check_files(&mut sig.model, signed, hash, opts, report, started, client)
+}
+
+/// Compares the files of a pinned remote model with a signed manifest: raw layers by
+/// digest, tar layers streamed with `deep`; fills in the report.
+pub fn check_files(
+    model: &mut PackagedModel<'_>,
+    signed: &Manifest,
+    hash: &HashOptions,
+    opts: &RemoteVerifyOptions,
+    mut report: VerifyReport,
+    started: Instant,
+    client: &Client,
+) -> Result<VerifyReport, Error> {
     report.serialization = Some(signed.serialization.to_json());
-    sig.model.trust_raw_digests = true;
-    sig.model.stream_tar = opts.deep;
+    model.trust_raw_digests = true;
+    model.stream_tar = opts.deep;
     let req = HashRequest {
         serialization: serialization_for(signed, hash),
         only: opts.ignore_unsigned_files.then(|| signed_paths(signed)),
         threads: hash.threads,
     };
-    let hashed = match sig.model.hash(&req, &|_| Box::new(NoProgress)) {
+    let hashed = match model.hash(&req, &|_| Box::new(NoProgress)) {
         Ok(h) => h,
         Err(SourceError::Oci(e)) if e.is_tampering() => {
             report.bytes_transferred = Some(client.downloaded());
