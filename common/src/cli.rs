@@ -504,3 +504,20 @@ impl RegistryArgs {
         crate::registry::ClientOptions { plain_http: self.plain_http.then_some(true), ..Default::default() }
     }
 }
+
+/// Prints a failure the way every binary does (JSON on stdout for `--output json`, text on
+/// stderr) and exits with the exit-code contract: 0, 1 verification failed, 2 usage/input.
+pub fn exit(result: Result<i32, (Error, OutputFormat)>) -> ! {
+    let code = match result {
+        Ok(code) => code,
+        Err((e, format)) => {
+            let text = crate::report::render_error(&e, format);
+            match format {
+                OutputFormat::Json => print!("{text}"),
+                OutputFormat::Text => eprint!("{text}"),
+            }
+            e.exit_code()
+        }
+    };
+    std::process::exit(code)
+}

@@ -11,8 +11,6 @@ use crate::errors::SourceError;
 use crate::manifest::{Method, ResourceKey};
 use crate::model_dir::ModelFile;
 use std::io::{Read, Seek, SeekFrom};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Bytes read per `read` call by each worker. 128 KiB keeps the just-copied block in the
 /// core's L2 cache while it is hashed; measured on 4 x 1 GiB (2 cores, warm page cache) it is
@@ -107,43 +105,13 @@ pub fn hash_files(
     let mut jobs = jobs(files, method);
     // Longest first: keeps every core busy until the end on uneven file sizes.
     jobs.sort_by_key(|j| std::cmp::Reverse(j.range.map_or(j.file.size, |(s, e)| e - s)));
-    let threads = threads.max(1).min(jobs.len().max(1));
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<(ResourceKey, Digest)>> = Mutex::new(Vec::with_capacity(jobs.len()));
-    let first_error: Mutex<Option<SourceError>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                let mut buf = vec![0u8; READ_BUFFER];
-                loop {
-                    if failed.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { return };
-                    match hash_job(job, algorithm, &mut buf, progress) {
-                        Ok(r) => {
-                            if let Ok(mut v) = results.lock() {
-                                v.push(r);
-                            }
-                        }
-                        Err(e) => {
-                            failed.store(true, Ordering::Relaxed);
-                            if let Ok(mut slot) = first_error.lock() {
-                                slot.get_or_insert(e);
-                            }
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = first_error.into_inner().ok().flatten() {
-        return Err(e);
-    }
-    Ok(results.into_inner().unwrap_or_default())
+    let results = crate::parallel::try_map(
+        &jobs,
+        threads,
+        || vec![0u8; READ_BUFFER],
+        |buf, _, job| hash_job(job, algorithm, buf, progress),
+    )?;
+    Ok(results.into_iter().map(|(_, r)| r).collect())
 }
 
 fn hash_job(

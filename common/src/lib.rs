@@ -23,6 +23,7 @@ pub mod modelpack;
 pub mod oci;
 pub mod pack;
 pub mod packaged;
+pub mod parallel;
 pub mod predicate;
 pub mod referrer;
 #[cfg(feature = "http")]

@@ -18,8 +18,6 @@ use crate::oci::{ANNOTATION_TITLE, BlobStore, Descriptor, ImageManifest, OciDige
 use crate::source::{HashRequest, Hashed, ModelSource};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The packaging convention of a model artifact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,40 +224,15 @@ impl ModelSource for PackagedModel<'_> {
         };
         let total: u64 = self.layers.iter().map(|l| l.desc.size).sum();
         let bar = progress(total);
-        let next = AtomicUsize::new(0);
-        let results: Mutex<BTreeMap<usize, crate::layer_stream::LayerOutput>> = Mutex::new(BTreeMap::new());
-        let first_error: Mutex<Option<OciError>> = Mutex::new(None);
-        let threads = req.threads.max(1).min(self.layers.len().max(1));
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| {
-                    loop {
-                        if first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
-                            return;
-                        }
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(layer) = self.layers.get(i) else { return };
-                        match self.hash_one(i, layer, ser, &include, bar.as_ref()) {
-                            Ok(out) => {
-                                if let Ok(mut r) = results.lock() {
-                                    r.insert(i, out);
-                                }
-                            }
-                            Err(e) => {
-                                if let Ok(mut slot) = first_error.lock() {
-                                    slot.get_or_insert(e);
-                                }
-                                return;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        if let Some(e) = first_error.into_inner().ok().flatten() {
-            return Err(SourceError::Oci(e));
-        }
-        let results = results.into_inner().unwrap_or_default();
+        let results: BTreeMap<usize, crate::layer_stream::LayerOutput> = crate::parallel::try_map(
+            &self.layers,
+            req.threads,
+            || (),
+            |_, i, layer| self.hash_one(i, layer, ser, &include, bar.as_ref()),
+        )
+        .map_err(SourceError::Oci)?
+        .into_iter()
+        .collect();
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         let mut items = Vec::new();
         for (i, out) in results {

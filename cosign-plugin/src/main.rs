@@ -4,7 +4,6 @@
 //! plugins, so this binary prepares its inputs and consumes its outputs. All format logic
 //! lives in `modelsig-common`.
 
-use anyhow::Result;
 use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 use modelsig_common::cli::{HashingArgs, OutputArgs, RegistryArgs};
 use modelsig_common::errors::{Error, KeyError};
@@ -13,7 +12,7 @@ use modelsig_common::keyless::trust_root::TrustedRoot;
 use modelsig_common::keys::PublicKey;
 use modelsig_common::registry::model::{RemoteVerifyOptions, remote_manifest};
 use modelsig_common::registry::{Client, Reference, attest};
-use modelsig_common::report::{OutputFormat, VerifyReport, render_error};
+use modelsig_common::report::{OutputFormat, VerifyReport};
 use modelsig_common::signing::{SigningMaterial, write_atomic};
 use modelsig_common::source::ModelRef;
 use modelsig_common::verifying::TrustPolicy;
@@ -314,16 +313,6 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
     }
 }
 
-fn main() -> Result<()> {
-    let code = match run(Cli::parse()) {
-        Ok(code) => code,
-        Err((e, format)) => {
-            match format {
-                OutputFormat::Json => print!("{}", render_error(&e, format)),
-                OutputFormat::Text => eprint!("{}", render_error(&e, format)),
-            }
-            e.exit_code()
-        }
-    };
-    std::process::exit(code);
+fn main() {
+    modelsig_common::cli::exit(run(Cli::parse()))
 }

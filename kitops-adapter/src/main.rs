@@ -1,12 +1,11 @@
 //! `modelsig-translate`: sign and verify models exactly like model_signing, with the same
 //! subcommands and flags. All format and crypto logic lives in `modelsig-common`.
 
-use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
 use modelsig_common::cli::{HashingArgs, SerializationArgs, SignCommand, VerifyCommand};
 use modelsig_common::errors::Error;
 use modelsig_common::pack::{self, PackFormat, PackLayerFormat};
-use modelsig_common::report::{OutputFormat, render_error};
+use modelsig_common::report::OutputFormat;
 use modelsig_common::source::ModelRef;
 use modelsig_common::workflow;
 
@@ -182,16 +181,6 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
     }
 }
 
-fn main() -> Result<()> {
-    let code = match run(Cli::parse()) {
-        Ok(code) => code,
-        Err((e, format)) => {
-            match format {
-                OutputFormat::Json => print!("{}", render_error(&e, format)),
-                OutputFormat::Text => eprint!("{}", render_error(&e, format)),
-            }
-            e.exit_code()
-        }
-    };
-    std::process::exit(code);
+fn main() {
+    modelsig_common::cli::exit(run(Cli::parse()))
 }

@@ -3,7 +3,6 @@
 //! understand, verifies from the manifest and signature only, and pulls with every file
 //! checked as it streams. All registry and format logic lives in `modelsig-common`.
 
-use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
 use modelsig_common::cli::{
     AnyTrust, CertificateMaterial, CertificateTrust, HashingArgs, KeyMaterial, KeyTrust, OutputArgs,
@@ -13,7 +12,7 @@ use modelsig_common::errors::Error;
 use modelsig_common::pack::{PackFormat, PackLayerFormat};
 use modelsig_common::registry::model as remote;
 use modelsig_common::registry::{Client, Reference};
-use modelsig_common::report::{OutputFormat, render_error};
+use modelsig_common::report::OutputFormat;
 use modelsig_common::signing::{sign_manifest, write_atomic};
 use modelsig_common::source::ModelRef;
 use modelsig_common::verifying::TrustPolicy;
@@ -462,16 +461,6 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
     }
 }
 
-fn main() -> Result<()> {
-    let code = match run(Cli::parse()) {
-        Ok(code) => code,
-        Err((e, format)) => {
-            match format {
-                OutputFormat::Json => print!("{}", render_error(&e, format)),
-                OutputFormat::Text => eprint!("{}", render_error(&e, format)),
-            }
-            e.exit_code()
-        }
-    };
-    std::process::exit(code);
+fn main() {
+    modelsig_common::cli::exit(run(Cli::parse()))
 }

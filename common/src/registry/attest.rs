@@ -3,13 +3,14 @@
 //! `cosign verify-attestation` (signature, subject digest = manifest digest, predicate
 //! type), then check the predicate's files against the manifest's layers.
 
-use super::client::Client;
+use super::client::{Client, FetchedManifest};
 use super::model::{RemoteVerifyOptions, check_files, remote_manifest, resolve};
 use super::reference::Reference;
 use crate::bundle::{BUNDLE_V03, Bundle, CertificateChain, RawBytes, VerificationMaterial};
 use crate::cosign;
 use crate::dsse::Envelope;
 use crate::errors::{Error, SignatureError};
+use crate::manifest::Manifest;
 use crate::oci::{BlobStore, Descriptor, ImageManifest, MEDIA_TYPE_MANIFEST, OciDigest};
 use crate::packaged::PackagedModel;
 use crate::referrer;
@@ -153,7 +154,7 @@ pub fn verify_attestation(
     let digest = fetched.desc.digest()?;
     report.subject = Some(digest.to_string());
     let mut reasons = Vec::new();
-    let mut found: Option<(crate::manifest::Manifest, Signer)> = None;
+    let mut found: Option<(Manifest, Signer)> = None;
     for (wher, bundle) in candidates(client, target, &digest)? {
         let checked = verify_signed_payload(&bundle, policy).and_then(|(payload, signer)| {
             cosign::check_statement(&payload, &digest, predicate_type).map(|m| (m, signer))
@@ -177,10 +178,25 @@ pub fn verify_attestation(
     };
     report.signer = Some(signer);
     report.predicate_type = Some(predicate_type.to_owned());
+    check_layers(target, client, &fetched, &signed, hash, opts, report, started)
+}
+
+/// Checks the attested files against the pinned manifest's layers.
+#[allow(clippy::too_many_arguments)]
+fn check_layers(
+    target: &Reference,
+    client: &Client,
+    fetched: &FetchedManifest,
+    signed: &Manifest,
+    hash: &HashOptions,
+    opts: &RemoteVerifyOptions,
+    report: VerifyReport,
+    started: Instant,
+) -> Result<VerifyReport, Error> {
     let name = target.repository.rsplit('/').next().unwrap_or("model").to_owned();
     let store: Box<dyn BlobStore + Send + '_> = Box::new(client.repo(&target.repository));
     let mut model = PackagedModel::from_manifest(store, fetched.desc.clone(), &fetched.bytes, name)?;
-    check_files(&mut model, &signed, hash, opts, report, started, client)
+    check_files(&mut model, signed, hash, opts, report, started, client)
 }
 
 /// Checks attestation envelopes already verified by `cosign verify-attestation` (its
@@ -219,8 +235,5 @@ pub fn check_cosign_output(
         return Ok(report.failed(format!("no model attestation for {digest}: {why}"), started));
     };
     report.predicate_type = Some(predicate_type.to_owned());
-    let name = target.repository.rsplit('/').next().unwrap_or("model").to_owned();
-    let store: Box<dyn BlobStore + Send + '_> = Box::new(client.repo(&target.repository));
-    let mut model = PackagedModel::from_manifest(store, fetched.desc.clone(), &fetched.bytes, name)?;
-    check_files(&mut model, &signed, hash, opts, report, started, client)
+    check_layers(target, client, &fetched, &signed, hash, opts, report, started)
 }
