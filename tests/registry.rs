@@ -142,47 +142,105 @@ fn respond(s: &mut TcpStream, status: u16, headers: &[(String, String)], body: &
     let _ = s.write_all(body);
 }
 
-/// A proxy that adds the referrers API to a registry without one.
-pub struct ReferrersProxy {
+/// Faults a [`Proxy`] injects; change them between steps of a test.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// The next N requests are answered `500 Internal Server Error`.
+    pub server_errors: usize,
+    /// The next N connections are closed without an answer.
+    pub resets: usize,
+    /// Blob downloads with this digest get one byte flipped.
+    pub corrupt_blob: Option<String>,
+    /// Blob downloads are cut off after half their bytes.
+    pub truncate_blobs: bool,
+}
+
+/// A proxy in front of a registry: optionally adds the OCI 1.1 referrers API, and injects
+/// faults (server errors, connection resets, corrupted or truncated blobs).
+pub struct Proxy {
     /// `127.0.0.1:<port>`.
     pub addr: String,
     /// Requests seen (method and path), for assertions.
     pub seen: Arc<Mutex<Vec<String>>>,
+    /// Faults to inject.
+    pub faults: Arc<Mutex<Faults>>,
 }
 
-impl ReferrersProxy {
-    /// Starts a proxy to `upstream` (`host:port`).
-    pub fn start(upstream: &str) -> ReferrersProxy {
+struct Shared {
+    upstream: String,
+    me: String,
+    referrers_api: bool,
+    seen: Arc<Mutex<Vec<String>>>,
+    refs: Mutex<HashMap<String, Vec<serde_json::Value>>>,
+    faults: Arc<Mutex<Faults>>,
+}
+
+impl Proxy {
+    /// Starts a proxy to `upstream` (`host:port`); `referrers_api` adds that API.
+    pub fn start(upstream: &str, referrers_api: bool) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let referrers: Arc<Mutex<HashMap<String, Vec<serde_json::Value>>>> =
-            Arc::new(Mutex::new(HashMap::new()));
-        let (up, seen2, me) = (upstream.to_owned(), seen.clone(), addr.clone());
+        let faults = Arc::new(Mutex::new(Faults::default()));
+        let shared = Arc::new(Shared {
+            upstream: upstream.to_owned(),
+            me: addr.clone(),
+            referrers_api,
+            seen: seen.clone(),
+            refs: Mutex::new(HashMap::new()),
+            faults: faults.clone(),
+        });
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut s) = stream else { continue };
-                let (up, seen, refs, me) = (up.clone(), seen2.clone(), referrers.clone(), me.clone());
-                std::thread::spawn(move || handle(&mut s, &up, &me, &seen, &refs));
+                let shared = shared.clone();
+                std::thread::spawn(move || handle(&mut s, &shared));
             }
         });
-        ReferrersProxy { addr, seen }
+        Proxy { addr, seen, faults }
+    }
+
+    /// Sets the faults.
+    pub fn set(&self, f: Faults) {
+        if let Ok(mut g) = self.faults.lock() {
+            *g = f;
+        }
+    }
+
+    /// Number of requests seen so far.
+    pub fn requests(&self) -> usize {
+        self.seen.lock().map(|v| v.len()).unwrap_or(0)
     }
 }
 
-fn handle(
-    s: &mut TcpStream,
-    upstream: &str,
-    me: &str,
-    seen: &Mutex<Vec<String>>,
-    refs: &Mutex<HashMap<String, Vec<serde_json::Value>>>,
-) {
+fn handle(s: &mut TcpStream, sh: &Shared) {
     let Some(req) = read_request(s) else { return };
-    if let Ok(mut v) = seen.lock() {
+    if let Ok(mut v) = sh.seen.lock() {
         v.push(format!("{} {}", req.method, req.path));
     }
+    let (reset, error) = match sh.faults.lock() {
+        Ok(mut f) => {
+            let reset = f.resets > 0;
+            f.resets = f.resets.saturating_sub(1);
+            let error = !reset && f.server_errors > 0;
+            if error {
+                f.server_errors -= 1;
+            }
+            (reset, error)
+        }
+        Err(_) => (false, false),
+    };
+    if reset {
+        let _ = s.shutdown(std::net::Shutdown::Both);
+        return;
+    }
+    if error {
+        return respond(s, 500, &[], b"injected failure");
+    }
+    let (upstream, me, refs) = (sh.upstream.as_str(), sh.me.as_str(), &sh.refs);
     // GET /v2/<repo>/referrers/<digest>: answered from what was pushed through us.
-    if req.method == "GET"
+    if sh.referrers_api
+        && req.method == "GET"
         && let Some((repo_part, digest)) = req.path.split_once("/referrers/")
     {
         let key = format!(
@@ -222,8 +280,26 @@ fn handle(
         .collect();
     let mut body = Vec::new();
     let _ = resp.into_body().into_reader().read_to_end(&mut body);
+    if req.method == "GET" && req.path.contains("/blobs/sha256:") && status == 200 {
+        let faults = sh.faults.lock().map(|f| f.clone()).unwrap_or_default();
+        if faults.corrupt_blob.as_deref().is_some_and(|d| req.path.ends_with(d)) && !body.is_empty() {
+            let i = body.len() / 2;
+            body[i] ^= 1;
+        }
+        if faults.truncate_blobs {
+            // Claim the full length, send half, hang up.
+            let full = body.len();
+            let mut out = format!("HTTP/1.1 200 OK\r\nContent-Length: {full}\r\nConnection: close\r\n\r\n")
+                .into_bytes();
+            out.extend_from_slice(&body[..full / 2]);
+            let _ = s.write_all(&out);
+            let _ = s.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+    }
     // A manifest with a subject pushed through us: index it and say so.
-    if req.method == "PUT"
+    if sh.referrers_api
+        && req.method == "PUT"
         && status == 201
         && req.path.contains("/manifests/")
         && let Ok(m) = serde_json::from_slice::<serde_json::Value>(&req.body)

@@ -3,6 +3,7 @@
 
 mod attest;
 mod cli;
+mod faults;
 mod interop;
 mod packaged;
 mod remote;

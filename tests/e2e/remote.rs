@@ -3,7 +3,7 @@
 //! tampering in the registry, the referrers API and its tag fallback, skopeo reading what we
 //! pushed.
 
-use modelsig_e2e::registry::{ReferrersProxy, Registry};
+use modelsig_e2e::registry::{Proxy, Registry};
 use modelsig_e2e::{Pki, Shape, make_model, model_signing, oras, translate};
 use std::path::Path;
 
@@ -152,7 +152,7 @@ fn walk(dir: &Path) -> Vec<String> {
 #[test]
 fn referrers_api_is_used_when_the_registry_has_it() {
     let reg = Registry::start();
-    let proxy = ReferrersProxy::start(&reg.addr);
+    let proxy = Proxy::start(&reg.addr, true);
     let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let cwd = t.path();
     let pki = Pki::generate(&cwd.join("pki"), "P-256");
