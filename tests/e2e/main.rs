@@ -4,6 +4,7 @@
 mod attest;
 mod cli;
 mod faults;
+mod hostile;
 mod interop;
 mod packaged;
 mod remote;
