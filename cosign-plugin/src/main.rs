@@ -77,6 +77,12 @@ enum Command {
         /// Its chain.
         #[arg(long = "certificate_chain")]
         certificate_chain: Vec<PathBuf>,
+        /// Keyless: an OIDC identity token for Fulcio (no key given).
+        #[arg(long = "identity-token", env = "SIGSTORE_ID_TOKEN", hide_env_values = true)]
+        identity_token: Option<String>,
+        /// Keyless: client trust configuration with Fulcio/Rekor URLs (default: public good).
+        #[arg(long = "trust_config")]
+        trust_config: Option<PathBuf>,
         /// Write cosign v3's bundle referrer (true) or the legacy sha256-<hex>.att tag (false).
         #[arg(long = "new-bundle-format", default_value_t = true, action = ArgAction::Set)]
         new_bundle_format: bool,
@@ -227,6 +233,8 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             password,
             certificate,
             certificate_chain,
+            identity_token,
+            trust_config,
             new_bundle_format,
             hashing,
             registry,
@@ -249,9 +257,17 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
                     SigningMaterial::certificate(k, c, &certificate_chain, password.as_deref())
                         .map_err(|e| fail(e.into()))?
                 }
+                (None, None, None) if identity_token.is_some() => modelsig_common::cli::SigstoreMaterial {
+                    identity_token: identity_token.clone(),
+                    trust_config: trust_config.clone(),
+                    use_staging: false,
+                }
+                .load()
+                .map_err(fail)?,
                 _ => {
                     return Err(fail(Error::Usage(
-                        "give --key, or --private_key (with --certificate for certificate signing)".into(),
+                        "give --key, --private_key (with --certificate for certificate signing), or --identity-token"
+                            .into(),
                     )));
                 }
             };

@@ -378,6 +378,22 @@ mod tests {
     }
 
     #[test]
+    fn keyless_cosign_attestations_verify_like_cosign() -> Result<(), Box<dyn std::error::Error>> {
+        let fake = FakeSigstore::new();
+        let digest = crate::oci::OciDigest::of(b"manifest");
+        let payload = crate::cosign::statement("reg/model", &digest, &manifest()).to_payload();
+        let tok = IdentityToken::parse(&token("dev@example.com", ISSUER))?;
+        let bundle = sign_keyless(&payload, &tok, &services(), &fake, &fake.trusted_root())?;
+        let (signed, _) =
+            crate::verifying::verify_signed_payload(&bundle, &policy(&fake, "dev@example.com"))?;
+        let m = crate::cosign::check_statement(&signed, &digest, crate::predicate::PREDICATE_V1)?;
+        assert!(m.compare(&manifest()).is_match());
+        let other = crate::oci::OciDigest::of(b"other");
+        assert!(crate::cosign::check_statement(&signed, &other, crate::predicate::PREDICATE_V1).is_err());
+        Ok(())
+    }
+
+    #[test]
     fn token_claims_and_rekor_response_conversion() -> Result<(), SignatureError> {
         let t = IdentityToken::parse(&token("a@b.c", ISSUER))?;
         assert_eq!((t.subject.as_str(), t.issuer.as_str()), ("a@b.c", ISSUER));
