@@ -11,6 +11,7 @@ pub mod cosign;
 pub mod digest;
 pub mod dsse;
 pub mod errors;
+pub mod fuzz_entry;
 pub mod hashing;
 pub mod intoto;
 pub mod keyless;
