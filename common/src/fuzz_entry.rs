@@ -55,6 +55,7 @@ pub fn tar_layer(data: &[u8]) {
                 include: &include,
                 progress: &NoProgress,
                 allow_links,
+                path_prefix: None,
             };
             let _ = hash_layer(data, &job);
         }

@@ -39,6 +39,9 @@ pub struct LayerJob<'a> {
     /// Accept symbolic and hard links whose target is a file of the same layer (hashed as
     /// that file, as model_signing does with `--allow_symlinks` on the unpacked directory).
     pub allow_links: bool,
+    /// For tar layers: the path the layer packs (its file path annotation or Kitfile
+    /// entry); every file in it must be that path or below it.
+    pub path_prefix: Option<String>,
 }
 
 /// What one pass over a layer produced.
@@ -212,6 +215,15 @@ fn walk_tar<R: Read>(reader: R, job: &LayerJob<'_>, buf: &mut [u8]) -> Result<La
         if !seen.insert(name.clone()) {
             return Err(content(&entry_what(), "the layer holds this file twice"));
         }
+        if let Some(prefix) = &job.path_prefix
+            && name != *prefix
+            && !name.starts_with(&format!("{prefix}/"))
+        {
+            return Err(content(
+                &entry_what(),
+                format!("is outside the path `{prefix}` the layer is declared to hold"),
+            ));
+        }
         if (job.include)(&name) {
             let mut h = StreamHasher::new(&name, job.method, job.algorithm);
             loop {
@@ -335,6 +347,7 @@ mod tests {
             include,
             progress: &NoProgress,
             allow_links: false,
+            path_prefix: None,
         }
     }
 

@@ -166,6 +166,10 @@ impl<'a> PackagedModel<'a> {
                     kitfile.as_ref().and_then(|k| k.entry_for_digest(&d.digest_str)).map(|e| e.path.clone())
                 });
             let path = match annotated {
+                // A tar layer of the whole context (`.`) has no path prefix to enforce.
+                Some(p) if format != LayerFormat::Raw && p.split('/').all(|c| c.is_empty() || c == ".") => {
+                    None
+                }
                 Some(p) => Some(safe_member_name(&p).map_err(|e| content(&what, format!("file path {e}")))?),
                 None if format == LayerFormat::Raw => {
                     return Err(content(
@@ -296,6 +300,7 @@ impl PackagedModel<'_> {
             include,
             progress,
             allow_links: ser.allow_symlinks,
+            path_prefix: if layer.format == LayerFormat::Raw { None } else { layer.path.clone() },
         };
         let out = hash_layer(blob, &job)?;
         if let (Some(want), Some(got)) = (&layer.diff_id, &out.diff_id)

@@ -6,6 +6,7 @@ mod cli;
 mod faults;
 mod hostile;
 mod interop;
+mod matrix;
 mod packaged;
 mod remote;
 mod tamper;
