@@ -118,6 +118,7 @@ enum Command {
         check: CheckArgs,
     },
     /// Print a shell completion script.
+    #[command(after_help = "Example:\n  cosign-modelsig completions zsh > _cosign-modelsig")]
     Completions {
         /// Target shell.
         shell: clap_complete::Shell,

@@ -29,11 +29,17 @@ Exit codes: 0 verified/succeeded, 1 verification failed, 2 bad usage or unreadab
 #[derive(Subcommand)]
 enum Command {
     /// Sign a model (writes a Sigstore bundle like `model_signing sign`).
+    #[command(
+        after_help = "Example:\n  modelsig-translate sign key ./model --private_key key.pem --signature model.sig"
+    )]
     Sign {
         #[command(subcommand)]
         method: SignCommand,
     },
     /// Verify a model against a signature (like `model_signing verify`).
+    #[command(
+        after_help = "Example:\n  modelsig-translate verify key oci:./layout:v1 --public_key key.pub --signature model.sig"
+    )]
     Verify {
         #[command(subcommand)]
         method: VerifyCommand,

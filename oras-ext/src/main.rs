@@ -114,6 +114,9 @@ enum Command {
         registry: RegistryArgs,
     },
     /// Verify a model in a registry: manifest + signature only (raw layers by digest).
+    #[command(
+        after_help = "Example:\n  oras-modelsig verify key localhost:5000/models/demo:v1 --public_key key.pub"
+    )]
     Verify {
         #[command(subcommand)]
         method: RemoteVerify,
@@ -141,11 +144,17 @@ enum Command {
         output: OutputArgs,
     },
     /// Sign a model already in a registry (raw layers are not downloaded).
+    #[command(
+        after_help = "Example:\n  oras-modelsig sign key localhost:5000/models/demo:v1 --private_key key.pem --attach"
+    )]
     Sign {
         #[command(subcommand)]
         method: RemoteSign,
     },
     /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  oras-modelsig completions bash > /etc/bash_completion.d/oras-modelsig"
+    )]
     Completions {
         /// Target shell.
         shell: clap_complete::Shell,
@@ -181,8 +190,14 @@ enum RemoteVerify {
     )]
     Key(VerifyArgs<KeyTrust>),
     /// With trusted certificates.
+    #[command(
+        after_help = "Example:\n  oras-modelsig verify certificate localhost:5000/models/demo:v1 --certificate_chain ca.pem"
+    )]
     Certificate(VerifyArgs<CertificateTrust>),
     /// Sigstore keyless, offline.
+    #[command(
+        after_help = "Example:\n  oras-modelsig verify sigstore localhost:5000/models/demo:v1 --identity me@example.com \\\n      --identity_provider https://accounts.google.com --trust_config trust_config.json"
+    )]
     Sigstore(VerifyArgs<SigstoreTrust>),
 }
 
@@ -213,8 +228,14 @@ enum RemoteSign {
     )]
     Key(SignArgs<KeyMaterial>),
     /// With a key and certificate chain.
+    #[command(
+        after_help = "Example:\n  oras-modelsig sign certificate localhost:5000/models/demo:v1 --private_key key.pem \\\n      --signing_certificate cert.pem --certificate_chain chain.pem --attach"
+    )]
     Certificate(SignArgs<CertificateMaterial>),
     /// Sigstore keyless.
+    #[command(
+        after_help = "Example:\n  oras-modelsig sign sigstore localhost:5000/models/demo:v1 --identity_token \"$TOKEN\" --attach"
+    )]
     Sigstore(SignArgs<SigstoreMaterial>),
 }
 
