@@ -319,9 +319,10 @@ pub struct VerifyCommon {
     /// The model: a directory or a single file.
     #[arg(value_name = "MODEL")]
     pub model: String,
-    /// Location of the signature file to verify.
+    /// Location of the signature file to verify (optional for oci: layouts that carry an
+    /// attached signature referrer).
     #[arg(long, value_name = "SIGNATURE_PATH")]
-    pub signature: PathBuf,
+    pub signature: Option<PathBuf>,
     /// Which files are hashed.
     #[command(flatten)]
     pub hashing: HashingArgs,

@@ -46,6 +46,8 @@ pub struct PlannedLayer {
 /// A model stored as an OCI artifact (in an image layout or a registry).
 pub struct PackagedModel<'a> {
     store: Box<dyn BlobStore + Send + 'a>,
+    /// The layout, when the model was opened from one (for attached signatures).
+    layout: Option<OciLayout>,
     /// Take a raw layer's descriptor digest as the file's sha256 without downloading it
     /// (registry verify/sign: the blob is content-addressed and checked when pulled).
     pub trust_raw_digests: bool,
@@ -77,7 +79,9 @@ impl<'a> PackagedModel<'a> {
         let index = layout.index()?;
         let desc = layout.resolve(&index, reference)?;
         let fallback = path.file_name().and_then(|n| n.to_str()).unwrap_or("model").to_owned();
-        Self::open(Box::new(layout), desc, fallback)
+        let mut m = Self::open(Box::new(layout.clone()), desc, fallback)?;
+        m.layout = Some(layout);
+        Ok(m)
     }
 
     /// Opens `kit:REF` from KitOps local storage.
@@ -85,7 +89,9 @@ impl<'a> PackagedModel<'a> {
         let (layout, desc) = modelkit::resolve_local(reference)?;
         let fallback =
             modelkit::KitRef::parse(reference)?.repository.rsplit('/').next().unwrap_or("model").to_owned();
-        Self::open(Box::new(layout), desc, fallback)
+        let mut m = Self::open(Box::new(layout.clone()), desc, fallback)?;
+        m.layout = Some(layout);
+        Ok(m)
     }
 
     /// Reads the manifest and config behind a descriptor and plans the layers.
@@ -183,6 +189,7 @@ impl<'a> PackagedModel<'a> {
         }
         Ok(Self {
             store,
+            layout: None,
             trust_raw_digests: false,
             stream_tar: true,
             manifest_desc,
@@ -206,6 +213,21 @@ impl ModelSource for PackagedModel<'_> {
 
     fn relative_path_of(&self, _path: &Path) -> Option<String> {
         None
+    }
+
+    fn attached_signature(&self) -> Result<Option<Vec<u8>>, SourceError> {
+        let Some(layout) = &self.layout else { return Ok(None) };
+        // The newest signature referrer whose subject is this manifest.
+        for d in layout.index()?.manifests.iter().rev().filter(|d| crate::referrer::is_bundle_referrer(d)) {
+            let bytes = layout.read_blob(d, "referrer manifest")?;
+            let m = ImageManifest::from_json(&bytes, "referrer manifest").map_err(OciError::from)?;
+            if m.subject.as_ref().map(|s| &s.digest_str) == Some(&self.manifest_desc.digest_str)
+                && let Some(layer) = crate::referrer::bundle_layer(&m)
+            {
+                return Ok(Some(layout.read_blob(layer, "attached signature")?));
+            }
+        }
+        Ok(None)
     }
 
     fn implicit_ignores(&self) -> Vec<String> {

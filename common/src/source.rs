@@ -108,6 +108,10 @@ pub trait ModelSource {
     fn implicit_ignores(&self) -> Vec<String> {
         Vec::new()
     }
+    /// A signature stored with the model (an OCI referrer in a layout), if any.
+    fn attached_signature(&self) -> Result<Option<Vec<u8>>, SourceError> {
+        Ok(None)
+    }
     /// Computes the manifest.
     fn hash(
         &self,

@@ -162,15 +162,25 @@ pub fn read_bundle(signature: &Path) -> Result<Result<Bundle, crate::errors::Sig
 /// returned report (with `verified == false`); `Err` means the inputs could not be read.
 pub fn verify_model(
     model: &ModelRef,
-    signature: &Path,
+    signature: Option<&Path>,
     policy: &TrustPolicy,
     opts: &HashOptions,
     ignore_unsigned_files: bool,
 ) -> Result<VerifyReport, Error> {
     let started = Instant::now();
-    let mut report = VerifyReport::new(model.to_string(), signature.display().to_string());
+    let label = signature.map_or_else(|| "attached signature".to_owned(), |p| p.display().to_string());
+    let mut report = VerifyReport::new(model.to_string(), label.clone());
     let source = open(model)?;
-    let bundle = match read_bundle(signature)? {
+    let parsed = match signature {
+        Some(p) => read_bundle(p)?,
+        None => {
+            let bytes = source.attached_signature()?.ok_or_else(|| {
+                Error::Usage(format!("{model}: no signature is attached to this model; pass --signature"))
+            })?;
+            Bundle::from_json(&bytes, &label).map_err(Into::into)
+        }
+    };
+    let bundle = match parsed {
         Ok(b) => b,
         Err(e) => return Ok(report.failed(e.to_string(), started)),
     };
@@ -183,7 +193,7 @@ pub fn verify_model(
     let signed = &verified.manifest;
     report.serialization = Some(signed.serialization.to_json());
 
-    let mut ignore = opts.ignore_list(source.as_ref(), &[signature]);
+    let mut ignore = opts.ignore_list(source.as_ref(), &signature.into_iter().collect::<Vec<_>>());
     for p in &signed.serialization.ignore_paths {
         if let Some(n) = crate::model_dir::normalize_relative(p)
             && !ignore.contains(&n)

@@ -117,7 +117,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             let policy = policy.map_err(|e| (e, format))?;
             let report = workflow::verify_model(
                 &ModelRef::parse(&common.model),
-                &common.signature,
+                common.signature.as_deref(),
                 &policy,
                 &common.hashing.options(),
                 common.ignore_unsigned_files,

@@ -222,12 +222,21 @@ fn pack_checks_and_attaches_a_model_signing_signature_then_verifies() {
         assert_eq!(rm["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
         let verify = ["verify", "key", &out, "--public_key", &public, "--signature", "model.sig"];
         translate(cwd, &verify).ok(&format!("verify {format}/{layer}"));
+        // The attached signature travels with the layout: no --signature needed.
+        let r = translate(cwd, &["verify", "key", &out, "--public_key", &public]);
+        r.ok(&format!("verify {format}/{layer} with its attached signature"));
+        assert!(r.stdout.contains("Verification succeeded"), "{}", r.stdout);
         // And the other direction: sign the layout, model_signing verifies the directory.
         translate(cwd, &["sign", "key", &out, "--private_key", &key, "--signature", "layout.sig"])
             .ok("sign layout");
         model_signing(cwd, &["verify", "key", "model", "--public_key", &public, "--signature", "layout.sig"])
             .ok("py verify");
     }
+
+    // A directory has no attached signature.
+    let r = translate(cwd, &["verify", "key", "model", "--public_key", &public]);
+    r.expect_code(2, "no --signature for a directory");
+    assert!(r.stderr.contains("pass --signature"), "{}", r.stderr);
 
     // A signature that does not match the files: error naming the file, nothing tagged.
     std::fs::write(cwd.join("model/café.txt"), b"changed").unwrap_or_else(|e| panic!("{e}"));

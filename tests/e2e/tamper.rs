@@ -115,15 +115,26 @@ fn every_byte_of_every_model_sig_matters() {
                         };
                         // Sanity: the untouched bytes at this path verify with these options.
                         std::fs::write(&sig, original).unwrap_or_else(|e| panic!("{e}"));
-                        let r = verify_model(&ModelRef::Dir(model_path.clone()), &sig, policy, &opts, false);
+                        let r = verify_model(
+                            &ModelRef::Dir(model_path.clone()),
+                            Some(&sig),
+                            policy,
+                            &opts,
+                            false,
+                        );
                         assert!(matches!(r, Ok(ref rep) if rep.verified), "original does not verify: {r:?}");
                         let mut bad = Vec::new();
                         for i in (w..original.len()).step_by(threads) {
                             let mut b = original.clone();
                             b[i] ^= 1;
                             std::fs::write(&sig, &b).unwrap_or_else(|e| panic!("{e}"));
-                            let r =
-                                verify_model(&ModelRef::Dir(model_path.clone()), &sig, policy, &opts, false);
+                            let r = verify_model(
+                                &ModelRef::Dir(model_path.clone()),
+                                Some(&sig),
+                                policy,
+                                &opts,
+                                false,
+                            );
                             if matches!(r, Ok(ref rep) if rep.verified) {
                                 bad.push(i);
                             }
@@ -137,7 +148,7 @@ fn every_byte_of_every_model_sig_matters() {
         assert!(accepted.is_empty(), "{dir}: flipping bytes at {accepted:?} of model.sig still verifies");
         // The untouched signature still verifies with the same policy.
         let opts = HashOptions { ignore_paths: ignore, quiet: true, ..HashOptions::default() };
-        let r = verify_model(&ModelRef::Dir(model_path), &sig_path, &policy, &opts, false);
+        let r = verify_model(&ModelRef::Dir(model_path), Some(&sig_path), &policy, &opts, false);
         assert!(matches!(r, Ok(ref rep) if rep.verified), "{dir}: original does not verify: {r:?}");
         total += original.len();
     }
