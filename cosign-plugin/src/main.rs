@@ -16,7 +16,7 @@ use modelsig_common::report::{OutputFormat, VerifyReport};
 use modelsig_common::signing::{SigningMaterial, write_atomic};
 use modelsig_common::source::ModelRef;
 use modelsig_common::verifying::TrustPolicy;
-use modelsig_common::workflow::{SignSerialization, compute_manifest};
+use modelsig_common::workflow::{HashOptions, SignSerialization, compute_manifest};
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -197,6 +197,20 @@ struct CheckArgs {
     output: OutputArgs,
 }
 
+/// Connects to the reference's registry and runs one attestation check with the shared flags.
+fn check_remote(
+    reference: &str,
+    check: &CheckArgs,
+    run: impl FnOnce(&Reference, &Client, &HashOptions, &RemoteVerifyOptions) -> Result<VerifyReport, Error>,
+) -> Result<i32, (Error, OutputFormat)> {
+    let fmt = check.output.output;
+    let r = Reference::parse(reference).map_err(|e| (e.into(), fmt))?;
+    let client = Client::new(&r.registry, check.registry.options());
+    let opts = RemoteVerifyOptions { deep: check.deep, ignore_unsigned_files: false };
+    let report = run(&r, &client, &check.hashing.options(), &opts).map_err(|e| (e, fmt))?;
+    Ok(finish(&report, fmt))
+}
+
 fn finish(report: &VerifyReport, format: OutputFormat) -> i32 {
     let text = report.render(format);
     if report.verified || format == OutputFormat::Json {
@@ -285,43 +299,19 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             Ok(0)
         }
         Command::VerifyAttestation { reference, trust, check } => {
-            let fmt = check.output.output;
-            let fail = |e: Error| (e, fmt);
-            let policy = trust.policy().map_err(fail)?;
-            let r = Reference::parse(&reference).map_err(|e| fail(e.into()))?;
-            let client = Client::new(&r.registry, check.registry.options());
-            let opts = RemoteVerifyOptions { deep: check.deep, ignore_unsigned_files: false };
-            let report = attest::verify_attestation(
-                &r,
-                &client,
-                &policy,
-                &check.predicate_type,
-                &check.hashing.options(),
-                &opts,
-            )
-            .map_err(fail)?;
-            Ok(finish(&report, fmt))
+            let policy = trust.policy().map_err(|e| (e, check.output.output))?;
+            check_remote(&reference, &check, |r, client, hash, opts| {
+                attest::verify_attestation(r, client, &policy, &check.predicate_type, hash, opts)
+            })
         }
         Command::Check { reference, check } => {
-            let fmt = check.output.output;
-            let fail = |e: Error| (e, fmt);
             let mut input = String::new();
             std::io::stdin()
                 .read_to_string(&mut input)
-                .map_err(|e| fail(Error::Usage(format!("standard input: {e}"))))?;
-            let r = Reference::parse(&reference).map_err(|e| fail(e.into()))?;
-            let client = Client::new(&r.registry, check.registry.options());
-            let opts = RemoteVerifyOptions { deep: check.deep, ignore_unsigned_files: false };
-            let report = attest::check_cosign_output(
-                &r,
-                &client,
-                &input,
-                &check.predicate_type,
-                &check.hashing.options(),
-                &opts,
-            )
-            .map_err(fail)?;
-            Ok(finish(&report, fmt))
+                .map_err(|e| (Error::Usage(format!("standard input: {e}")), check.output.output))?;
+            check_remote(&reference, &check, |r, client, hash, opts| {
+                attest::check_cosign_output(r, client, &input, &check.predicate_type, hash, opts)
+            })
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "cosign-modelsig", &mut std::io::stdout());
