@@ -48,22 +48,23 @@ pub fn model_name(model: &Path) -> String {
 /// the model root, those outside it dropped), then the git paths when they are ignored.
 pub fn ignore_list(user_paths: &[String], ignore_git_paths: bool) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let mut push = |p: String| {
-        if !out.contains(&p) {
-            out.push(p);
-        }
-    };
-    for p in user_paths {
-        if let Some(n) = normalize_relative(p) {
-            push(n);
-        }
-    }
+    add_ignores(&mut out, user_paths.iter().map(String::as_str));
     if ignore_git_paths {
-        for g in GIT_PATHS {
-            push(g.to_owned());
-        }
+        add_ignores(&mut out, GIT_PATHS);
     }
     out
+}
+
+/// Appends ignore paths (normalized, those leaving the root dropped) not already listed:
+/// how the command line's list and a signature's recorded list are combined.
+pub fn add_ignores<'a>(list: &mut Vec<String>, paths: impl IntoIterator<Item = &'a str>) {
+    for p in paths {
+        if let Some(n) = normalize_relative(p)
+            && !list.contains(&n)
+        {
+            list.push(n);
+        }
+    }
 }
 
 /// Normalizes a relative path (`./a//b` → `a/b`); `None` when it leaves the root.

@@ -295,11 +295,10 @@ pub fn pack(
     let mut ignore = crate::model_dir::ignore_list(&user, opts.ignore_git_paths);
     let ser = match &signed {
         Some((_, m)) => {
-            for p in &m.serialization.ignore_paths {
-                if !ignore.contains(p) {
-                    ignore.push(p.clone());
-                }
-            }
+            crate::model_dir::add_ignores(
+                &mut ignore,
+                m.serialization.ignore_paths.iter().map(String::as_str),
+            );
             Serialization { ignore_paths: ignore.clone(), ..m.serialization.clone() }
         }
         None => Serialization {

@@ -194,13 +194,7 @@ pub fn verify_model(
     report.serialization = Some(signed.serialization.to_json());
 
     let mut ignore = opts.ignore_list(source.as_ref(), &signature.into_iter().collect::<Vec<_>>());
-    for p in &signed.serialization.ignore_paths {
-        if let Some(n) = crate::model_dir::normalize_relative(p)
-            && !ignore.contains(&n)
-        {
-            ignore.push(n);
-        }
-    }
+    crate::model_dir::add_ignores(&mut ignore, signed.serialization.ignore_paths.iter().map(String::as_str));
     let serialization = Serialization {
         allow_symlinks: signed.serialization.allow_symlinks || opts.allow_symlinks,
         ignore_paths: ignore,

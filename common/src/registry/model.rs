@@ -218,18 +218,11 @@ pub struct RemoteVerifyOptions {
 
 fn serialization_for(signed: &Manifest, opts: &HashOptions) -> Serialization {
     let mut ignore = crate::model_dir::ignore_list(&[], opts.ignore_git_paths);
-    for p in opts
-        .ignore_paths
-        .iter()
-        .filter_map(|p| p.to_str())
-        .chain(signed.serialization.ignore_paths.iter().map(String::as_str))
-    {
-        if let Some(n) = crate::model_dir::normalize_relative(p)
-            && !ignore.contains(&n)
-        {
-            ignore.push(n);
-        }
-    }
+    let cli = opts.ignore_paths.iter().filter_map(|p| p.to_str());
+    crate::model_dir::add_ignores(
+        &mut ignore,
+        cli.chain(signed.serialization.ignore_paths.iter().map(String::as_str)),
+    );
     Serialization { ignore_paths: ignore, ..signed.serialization.clone() }
 }
 
@@ -547,12 +540,9 @@ pub fn remote_manifest(
     let store: Box<dyn BlobStore + Send + '_> = Box::new(client.repo(&target.repository));
     let mut model = PackagedModel::from_manifest(store, fetched.desc.clone(), &fetched.bytes, name)?;
     model.trust_raw_digests = true;
-    let mut ignore: Vec<String> = hash
-        .ignore_paths
-        .iter()
-        .filter_map(|p| p.to_str())
-        .filter_map(crate::model_dir::normalize_relative)
-        .collect();
+    // ignore_list normalizes them.
+    let mut ignore: Vec<String> =
+        hash.ignore_paths.iter().filter_map(|p| p.to_str().map(str::to_owned)).collect();
     ignore.extend(model.implicit_ignores());
     let serialization = Serialization {
         method: crate::manifest::Method::Files,
