@@ -55,6 +55,31 @@ pub struct LayerOutput {
     pub diff_id: Option<OciDigest>,
 }
 
+impl LayerJob<'_> {
+    /// With `files`/`sha256` serialization a raw layer's digest *is* its file's resource.
+    pub fn digest_is_resource(&self) -> bool {
+        self.method == Method::Files && self.algorithm == HashAlgorithm::Sha256
+    }
+
+    /// The output of a raw layer taken from its digest: the file, and its resource when it
+    /// is included and [`Self::digest_is_resource`]. Valid once the digest is checked (or
+    /// the blob is content-addressed and checked when pulled).
+    pub fn raw_from_digest(&self) -> Result<LayerOutput, OciError> {
+        let name =
+            self.raw_name.clone().ok_or_else(|| content(&self.what, "raw layer names no file path"))?;
+        let mut out = LayerOutput {
+            files: vec![name.clone()],
+            diff_id: Some(self.digest.clone()),
+            ..Default::default()
+        };
+        if (self.include)(&name) && self.digest_is_resource() {
+            out.resources
+                .push((ResourceKey::file(&name), Digest::new(HashAlgorithm::Sha256, self.digest.bytes())));
+        }
+        Ok(out)
+    }
+}
+
 /// Counts bytes and reports progress.
 struct Counting<'a, R> {
     inner: R,
@@ -120,23 +145,11 @@ pub fn hash_layer(blob: impl Read, job: &LayerJob<'_>) -> Result<LayerOutput, Oc
     let io = OciError::from_io;
     match job.format {
         LayerFormat::Raw => {
-            let name =
-                job.raw_name.clone().ok_or_else(|| content(&job.what, "raw layer names no file path"))?;
-            let mut out = LayerOutput {
-                files: vec![name.clone()],
-                diff_id: Some(job.digest.clone()),
-                ..Default::default()
-            };
-            let reuse = job.method == Method::Files && job.algorithm == HashAlgorithm::Sha256;
-            if !(job.include)(&name) || reuse {
+            let mut out = job.raw_from_digest()?;
+            let name = out.files[0].clone();
+            if !(job.include)(&name) || job.digest_is_resource() {
                 // The reader verifies the digest at EOF: that digest is the file's sha256.
                 drain(reader, &mut buf).map_err(io)?;
-                if (job.include)(&name) {
-                    out.resources.push((
-                        ResourceKey::file(&name),
-                        Digest::new(HashAlgorithm::Sha256, job.digest.bytes()),
-                    ));
-                }
                 return Ok(out);
             }
             let mut h = StreamHasher::new(&name, job.method, job.algorithm);

@@ -288,30 +288,6 @@ impl PackagedModel<'_> {
     ) -> Result<crate::layer_stream::LayerOutput, OciError> {
         let what = layer_what(i, &layer.desc);
         let digest: OciDigest = layer.desc.digest()?;
-        if layer.format == LayerFormat::Raw
-            && self.trust_raw_digests
-            && ser.method == crate::manifest::Method::Files
-            && ser.hash == crate::digest::HashAlgorithm::Sha256
-        {
-            let path = layer.path.clone().ok_or_else(|| content(&what, "raw layer names no file path"))?;
-            let mut out = crate::layer_stream::LayerOutput {
-                files: vec![path.clone()],
-                diff_id: Some(digest.clone()),
-                ..Default::default()
-            };
-            if include(&path) {
-                let d = crate::digest::Digest::new(crate::digest::HashAlgorithm::Sha256, digest.bytes());
-                out.resources.push((crate::manifest::ResourceKey::file(&path), d));
-            }
-            return Ok(out);
-        }
-        if layer.format != LayerFormat::Raw && !self.stream_tar {
-            return Err(content(
-                &what,
-                "is a tar archive: its files can only be checked by streaming it (use --deep, or pull)",
-            ));
-        }
-        let blob = self.store.open_blob(&layer.desc, &what)?;
         let job = LayerJob {
             what: what.clone(),
             format: layer.format,
@@ -324,6 +300,16 @@ impl PackagedModel<'_> {
             allow_links: ser.allow_symlinks,
             path_prefix: if layer.format == LayerFormat::Raw { None } else { layer.path.clone() },
         };
+        if layer.format == LayerFormat::Raw && self.trust_raw_digests && job.digest_is_resource() {
+            return job.raw_from_digest();
+        }
+        if layer.format != LayerFormat::Raw && !self.stream_tar {
+            return Err(content(
+                &what,
+                "is a tar archive: its files can only be checked by streaming it (use --deep, or pull)",
+            ));
+        }
+        let blob = self.store.open_blob(&layer.desc, &what)?;
         let out = hash_layer(blob, &job)?;
         if let (Some(want), Some(got)) = (&layer.diff_id, &out.diff_id)
             && *want != got.to_string()
