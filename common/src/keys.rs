@@ -102,6 +102,11 @@ impl PublicKey {
                 "not an elliptic-curve public key on P-256, P-384 or P-521 (model_signing supports only these)",
             ));
         };
+        Self::from_verifying(key, what)
+    }
+
+    /// Wraps a verifying key with its canonical DER SubjectPublicKeyInfo.
+    fn from_verifying(key: Verifying, what: &str) -> Result<Self, KeyError> {
         let spki_der = match &key {
             Verifying::P256(k) => p256::PublicKey::from(k).to_public_key_der(),
             Verifying::P384(k) => p384::PublicKey::from(k).to_public_key_der(),
@@ -263,15 +268,12 @@ impl PrivateKey {
                 ));
             }
         };
-        let spki = match &key {
-            Signing::P256(k) => p256::PublicKey::from(k.verifying_key()).to_public_key_der(),
-            Signing::P384(k) => p384::PublicKey::from(k.verifying_key()).to_public_key_der(),
-            Signing::P521(k) => p521::PublicKey::from_affine(*k.verifying_key().as_affine())
-                .map_err(|_| spki::Error::KeyMalformed)
-                .and_then(|p| p.to_public_key_der()),
-        }
-        .map_err(|e| KeyError::invalid(what, format!("cannot derive public key: {e}")))?;
-        let public = PublicKey::from_spki_der(spki.as_bytes(), what)?;
+        let verifying = match &key {
+            Signing::P256(k) => Verifying::P256(*k.verifying_key()),
+            Signing::P384(k) => Verifying::P384(*k.verifying_key()),
+            Signing::P521(k) => Verifying::P521(*k.verifying_key()),
+        };
+        let public = PublicKey::from_verifying(verifying, what)?;
         Ok(Self { key, public })
     }
 
