@@ -48,9 +48,11 @@ impl ProgressBar {
         }
         Self(Some(bar))
     }
+}
 
-    /// Removes the bar from the terminal.
-    pub fn finish(&self) {
+impl Drop for ProgressBar {
+    /// Removes the bar from the terminal when hashing is done.
+    fn drop(&mut self) {
         if let Some(b) = &self.0 {
             b.finish_and_clear();
         }

@@ -9,7 +9,7 @@
 use crate::bundle::Bundle;
 use crate::digest::HashAlgorithm;
 use crate::errors::{Error, SourceError};
-use crate::hashing::{NoProgress, Progress, ProgressBar};
+use crate::hashing::{Progress, ProgressBar};
 use crate::manifest::{Comparison, Manifest, Method, Serialization};
 use crate::model_dir::ignore_list;
 use crate::report::{SignReport, VerifyReport};
@@ -48,13 +48,7 @@ impl Default for HashOptions {
 
 impl HashOptions {
     fn progress(&self) -> impl Fn(u64) -> Box<dyn Progress> + '_ {
-        move |total| -> Box<dyn Progress> {
-            if self.quiet {
-                Box::new(NoProgress)
-            } else {
-                Box::new(FinishingBar(ProgressBar::for_stderr(total, false)))
-            }
-        }
+        move |total| -> Box<dyn Progress> { Box::new(ProgressBar::for_stderr(total, self.quiet)) }
     }
 
     /// The ignore list relative to the model root, with `extra` files (the signature).
@@ -67,20 +61,6 @@ impl HashOptions {
         }
         rel.extend(source.implicit_ignores());
         ignore_list(&rel, self.ignore_git_paths)
-    }
-}
-
-struct FinishingBar(ProgressBar);
-
-impl Progress for FinishingBar {
-    fn advance(&self, n: u64) {
-        self.0.advance(n);
-    }
-}
-
-impl Drop for FinishingBar {
-    fn drop(&mut self) {
-        self.0.finish();
     }
 }
 
