@@ -72,8 +72,9 @@ struct FileHashing {
 }
 
 impl FileHashing {
-    fn new(name: &str, ser: &Serialization, blob_is_file: bool) -> Self {
-        let reuse = blob_is_file && ser.method == Method::Files && ser.hash == HashAlgorithm::Sha256;
+    /// For a raw layer, whose blob is the file.
+    fn new(name: &str, ser: &Serialization) -> Self {
+        let reuse = ser.method == Method::Files && ser.hash == HashAlgorithm::Sha256;
         Self { hasher: (!reuse).then(|| StreamHasher::new(name, ser.method, ser.hash)) }
     }
 
@@ -166,7 +167,7 @@ impl Packer<'_> {
     /// A raw layer holding one file.
     fn raw_layer(&mut self, f: &ModelFile, media_type: &str) -> Result<Descriptor, Error> {
         let mut w = self.layout.blob_writer()?;
-        let mut h = FileHashing::new(&f.name, &self.ser, true);
+        let mut h = FileHashing::new(&f.name, &self.ser);
         self.bytes += copy_file(f, &mut w, &mut h, self.layout.root())?;
         let (digest, size) = w.finish()?;
         self.items.extend(h.finish(&f.name, &digest));
@@ -191,8 +192,10 @@ impl Packer<'_> {
                 }
                 Some(f) => {
                     let mut h = kit_header(f.size, false);
-                    let mut hashing = FileHashing::new(&f.name, &self.ser, false);
-                    let mut reader = HashingFile { file: f, hashing: &mut hashing, read: 0, src: None };
+                    let src = std::fs::File::open(&f.path)
+                        .map_err(|source| crate::errors::SourceError::Io { path: f.path.clone(), source })?;
+                    let hasher = StreamHasher::new(&f.name, self.ser.method, self.ser.hash);
+                    let mut reader = HashingFile { src, hasher, read: 0 };
                     builder.append_data(&mut h, &f.name, &mut reader).map_err(|e| match e.kind() {
                         std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
                             Error::from(crate::errors::SourceError::Io { path: f.path.clone(), source: e })
@@ -208,8 +211,7 @@ impl Packer<'_> {
                         .into());
                     }
                     self.bytes += f.size;
-                    let placeholder = OciDigest::from_sha256(&[0; 32]);
-                    self.items.extend(hashing.finish(&f.name, &placeholder));
+                    self.items.extend(reader.hasher.finish());
                 }
             }
         }
@@ -221,23 +223,16 @@ impl Packer<'_> {
 }
 
 /// Streams a file into a tar entry while hashing it.
-struct HashingFile<'a> {
-    file: &'a ModelFile,
-    hashing: &'a mut FileHashing,
+struct HashingFile {
+    src: std::fs::File,
+    hasher: StreamHasher,
     read: u64,
-    src: Option<std::fs::File>,
 }
 
-impl Read for HashingFile<'_> {
+impl Read for HashingFile {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.src.is_none() {
-            self.src = Some(std::fs::File::open(&self.file.path)?);
-        }
-        let n = match &mut self.src {
-            Some(f) => f.read(buf)?,
-            None => 0,
-        };
-        self.hashing.update(&buf[..n]);
+        let n = self.src.read(buf)?;
+        self.hasher.update(&buf[..n]);
         self.read += n as u64;
         Ok(n)
     }
