@@ -8,7 +8,7 @@
 
 use crate::errors::SourceError;
 use crate::hashing::{self, Progress};
-use crate::manifest::{Manifest, ResourceKey, Serialization};
+use crate::manifest::{Manifest, Serialization};
 use crate::model_dir::{self, WalkOptions};
 use std::path::{Path, PathBuf};
 
@@ -192,9 +192,8 @@ pub fn open(model: &ModelRef) -> Result<Box<dyn ModelSource>, SourceError> {
 
 /// The file paths a signed manifest covers (shards collapse to their file).
 pub fn signed_paths(manifest: &Manifest) -> Vec<String> {
+    // Items come in canonical order (path, then shard range), so a file's shards are adjacent.
     let mut v: Vec<String> = manifest.items().map(|(k, _)| k.path().to_owned()).collect();
-    v.dedup();
-    v.sort_by(|a, b| ResourceKey::file(a).cmp(&ResourceKey::file(b)));
     v.dedup();
     v
 }
