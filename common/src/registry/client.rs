@@ -275,6 +275,24 @@ impl Client {
         }
     }
 
+    /// Reads a manifest or index response body (counted), refusing more than 16 MiB.
+    fn read_metadata(
+        &self,
+        resp: ureq::http::Response<ureq::Body>,
+        repo: &str,
+        what: &str,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let mut bytes = Vec::new();
+        Counted { inner: resp.into_body().into_reader(), counter: self.downloaded.clone() }
+            .take(MAX_METADATA_BLOB + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.err(repo, what, e.to_string()))?;
+        if bytes.len() as u64 > MAX_METADATA_BLOB {
+            return Err(self.err(repo, what, "larger than 16 MiB"));
+        }
+        Ok(bytes)
+    }
+
     fn status_error(
         &self,
         repo: &str,
@@ -331,14 +349,7 @@ impl Repo {
         let media_type = header(&resp, "content-type").unwrap_or_default();
         let media_type = media_type.split(';').next().unwrap_or("").trim().to_owned();
         let claimed = header(&resp, "docker-content-digest");
-        let mut bytes = Vec::new();
-        Counted { inner: resp.into_body().into_reader(), counter: c.downloaded.clone() }
-            .take(MAX_METADATA_BLOB + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| c.err(&self.name, &what, e.to_string()))?;
-        if bytes.len() as u64 > MAX_METADATA_BLOB {
-            return Err(c.err(&self.name, &what, "manifest larger than 16 MiB"));
-        }
+        let bytes = c.read_metadata(resp, &self.name, &what)?;
         let digest = OciDigest::of(&bytes);
         let expected = reference.parse::<OciDigest>().ok().or_else(|| claimed.and_then(|h| h.parse().ok()));
         if let Some(want) = expected
@@ -483,11 +494,7 @@ impl Repo {
         let resp = c.send("GET", &url, &self.name, &what, &[("Accept", MEDIA_TYPE_INDEX)], Body::Empty)?;
         let is_index = header(&resp, "content-type").is_some_and(|t| t.starts_with(MEDIA_TYPE_INDEX));
         if resp.status() == 200 && is_index {
-            let mut bytes = Vec::new();
-            Counted { inner: resp.into_body().into_reader(), counter: c.downloaded.clone() }
-                .take(MAX_METADATA_BLOB)
-                .read_to_end(&mut bytes)
-                .map_err(|e| c.err(&self.name, &what, e.to_string()))?;
+            let bytes = c.read_metadata(resp, &self.name, &what)?;
             let index =
                 ImageIndex::from_json(&bytes, &what).map_err(|e| c.err(&self.name, &what, e.to_string()))?;
             return Ok((index.manifests, true));
