@@ -377,11 +377,18 @@ impl Pending {
         Ok(Self { name: name.into(), tmp, hasher: StreamHasher::new(name, ser.method, ser.hash), dest })
     }
 
-    fn write(&mut self, b: &[u8]) -> Result<(), Error> {
-        self.hasher.update(b);
-        self.tmp
-            .write_all(b)
-            .map_err(|source| crate::errors::OutputError { path: self.dest.clone(), source }.into())
+    /// Streams `src` to the temporary file, hashing it on the way.
+    fn fill(&mut self, src: &mut impl Read, buf: &mut [u8]) -> Result<(), Error> {
+        loop {
+            let n = src.read(buf).map_err(OciError::from_io)?;
+            if n == 0 {
+                return Ok(());
+            }
+            self.hasher.update(&buf[..n]);
+            self.tmp
+                .write_all(&buf[..n])
+                .map_err(|source| crate::errors::OutputError { path: self.dest.clone(), source })?;
+        }
     }
 
     /// Renames into place if every resource of the file matches the signature.
@@ -459,14 +466,7 @@ pub fn pull(
                 continue;
             }
             let mut pending = Pending::new(out, &name, &ser)?;
-            let mut blob = store.open_blob(&layer.desc, &what)?;
-            loop {
-                let n = blob.read(&mut buf).map_err(OciError::from_io)?;
-                if n == 0 {
-                    break;
-                }
-                pending.write(&buf[..n])?;
-            }
+            pending.fill(&mut store.open_blob(&layer.desc, &what)?, &mut buf)?;
             report.written.push(pending.commit(signed)?);
             continue;
         }
@@ -503,13 +503,7 @@ pub fn pull(
                 continue;
             }
             let mut pending = Pending::new(out, &name, &ser)?;
-            loop {
-                let n = entry.read(&mut buf).map_err(OciError::from_io)?;
-                if n == 0 {
-                    break;
-                }
-                pending.write(&buf[..n])?;
-            }
+            pending.fill(&mut entry, &mut buf)?;
             report.written.push(pending.commit(signed)?);
         }
         // Finish the stream so the layer digest is checked too.
