@@ -42,6 +42,31 @@ pub struct HashingArgs {
     /// Do not show a progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// The most bytes one compressed tar layer may unpack to, e.g. `200GiB` (default: 100x
+    /// its compressed size, at least 64 MiB).
+    #[arg(long = "max-unpacked-size", value_name = "SIZE", value_parser = parse_size)]
+    pub max_unpacked_size: Option<u64>,
+}
+
+/// Parses a byte count with an optional unit (`B`, `KiB`, `MiB`, `GiB`, `TiB`, or `KB`…`TB`).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a size (e.g. 500MiB, 200GiB)"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "TiB" | "T" => 1 << 40,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        other => return Err(format!("unknown size unit `{other}` (use B, KiB, MiB, GiB, TiB)")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))
 }
 
 impl HashingArgs {
@@ -53,6 +78,7 @@ impl HashingArgs {
             allow_symlinks: self.allow_symlinks,
             threads: self.threads.unwrap_or_else(crate::hashing::default_threads).max(1),
             quiet: self.quiet,
+            max_unpacked_size: self.max_unpacked_size,
         }
     }
 }

@@ -206,6 +206,15 @@ pub enum OciError {
     },
     /// Packaged content is inconsistent or unsafe (a diffId that does not match, a tar entry
     /// escaping the model, a file in two layers).
+    /// A bound on the cost of reading hostile input was reached.
+    #[error("{what}: {problem}")]
+    Limit {
+        /// The layer or blob.
+        what: String,
+        /// Which limit, and the flag that raises it.
+        problem: String,
+    },
+    /// Content that is not what it must be (layer, entry, file named in `what`).
     #[error("{what}: {problem}")]
     Content {
         /// Which layer / entry / field.
@@ -240,7 +249,7 @@ impl OciError {
 
     /// Is this a sign of tampered or corrupted content (rather than unusable input)?
     pub fn is_tampering(&self) -> bool {
-        matches!(self, OciError::DigestMismatch { .. } | OciError::Content { .. })
+        matches!(self, OciError::DigestMismatch { .. } | OciError::Content { .. } | OciError::Limit { .. })
     }
 }
 

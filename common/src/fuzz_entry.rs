@@ -53,6 +53,8 @@ pub fn tar_layer(data: &[u8]) {
                 method: Method::Shards { shard_size: 7 },
                 algorithm: HashAlgorithm::Sha256,
                 include: &include,
+                signed: None,
+                max_unpacked: crate::layer_stream::unpacked_limit(data.len() as u64, None),
                 progress: &NoProgress,
                 allow_links,
                 path_prefix: None,

@@ -5,8 +5,13 @@
 //! Raw layers (ModelPack `…v1.raw`, one file) hold the file itself: with `files`/`sha256`
 //! serialization the verified layer digest *is* the resource digest, so nothing is hashed
 //! twice. Tar layers (`tar`, `tar+gzip`, `tar+zstd`) are decompressed and walked as they
-//! stream. Member names are untrusted: absolute paths, `..`, duplicates, links and special
-//! files are rejected with the layer and entry named.
+//! stream through the one strict reader of [`crate::tar_archive`] (the rules that make a
+//! verifier see what extractors extract). Member names are untrusted: absolute paths,
+//! `..`, duplicates, links and special files are rejected with the layer and entry named.
+//!
+//! Costs are bounded: a compressed layer may unpack to at most [`unpacked_limit`] bytes
+//! (`--max-unpacked-size` raises it), and members the signature does not list are reported
+//! as unsigned without being hashed.
 
 use crate::digest::{Digest, HashAlgorithm};
 use crate::errors::OciError;
@@ -14,9 +19,11 @@ use crate::hashing::{Progress, StreamHasher};
 use crate::manifest::{Method, ResourceKey};
 use crate::modelpack::LayerFormat;
 use crate::oci::OciDigest;
+use crate::tar_archive::{MemberKind, TarError, TarLimits, TarReader};
 use sha2::Digest as _;
-use std::collections::HashSet;
 use std::io::Read;
+
+pub use crate::tar_archive::safe_member_name;
 
 /// What to compute for one layer.
 pub struct LayerJob<'a> {
@@ -34,6 +41,11 @@ pub struct LayerJob<'a> {
     pub algorithm: HashAlgorithm,
     /// Which member names become resources (ignore paths, `--ignore_unsigned_files`).
     pub include: &'a (dyn Fn(&str) -> bool + Sync),
+    /// When verifying: which names the signature lists. Included members it does not list
+    /// are reported in [`LayerOutput::unsigned`] without being hashed.
+    pub signed: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
+    /// The most bytes a compressed layer may unpack to (see [`unpacked_limit`]).
+    pub max_unpacked: u64,
     /// Progress sink (bytes of the blob).
     pub progress: &'a dyn Progress,
     /// Accept symbolic and hard links whose target is a file of the same layer (hashed as
@@ -51,6 +63,8 @@ pub struct LayerOutput {
     pub resources: Vec<(ResourceKey, Digest)>,
     /// Every file name the layer holds (included or not).
     pub files: Vec<String>,
+    /// Included files the signature does not list (not hashed).
+    pub unsigned: Vec<String>,
     /// The uncompressed digest.
     pub diff_id: Option<OciDigest>,
 }
@@ -59,6 +73,16 @@ impl LayerJob<'_> {
     /// With `files`/`sha256` serialization a raw layer's digest *is* its file's resource.
     pub fn digest_is_resource(&self) -> bool {
         self.method == Method::Files && self.algorithm == HashAlgorithm::Sha256
+    }
+
+    /// Does the signature list this file (always true when not verifying)?
+    pub fn is_signed(&self, name: &str) -> bool {
+        self.signed.is_none_or(|s| s(name))
+    }
+
+    /// Should this member be hashed?
+    fn hashes(&self, name: &str) -> bool {
+        (self.include)(name) && self.is_signed(name)
     }
 
     /// The output of a raw layer taken from its digest: the file, and its resource when it
@@ -72,12 +96,26 @@ impl LayerJob<'_> {
             diff_id: Some(self.digest.clone()),
             ..Default::default()
         };
-        if (self.include)(&name) && self.digest_is_resource() {
+        if (self.include)(&name) && !self.is_signed(&name) {
+            out.unsigned.push(name);
+        } else if (self.include)(&name) && self.digest_is_resource() {
             out.resources
                 .push((ResourceKey::file(&name), Digest::new(HashAlgorithm::Sha256, self.digest.bytes())));
         }
         Ok(out)
     }
+}
+
+/// Default cap on what a compressed layer may unpack to: 100 times its compressed size,
+/// and at least 64 MiB. Model weights barely compress, so only hostile or unusual layers
+/// (a large all-zero file) reach it; `--max-unpacked-size` raises it.
+pub const UNPACKED_RATIO: u64 = 100;
+/// The floor of the default unpacked-size cap.
+pub const UNPACKED_FLOOR: u64 = 64 << 20;
+
+/// The cap on a compressed layer's unpacked bytes: `max` when given, else the default.
+pub fn unpacked_limit(compressed_size: u64, max: Option<u64>) -> u64 {
+    max.unwrap_or_else(|| compressed_size.saturating_mul(UNPACKED_RATIO).max(UNPACKED_FLOOR))
 }
 
 /// Counts bytes and reports progress.
@@ -94,42 +132,81 @@ impl<R: Read> Read for Counting<'_, R> {
     }
 }
 
-/// Hashes the uncompressed stream (diffId).
-struct Hashing<R> {
+/// Fails once more than `limit` bytes came out of a decompressor, and hashes what came out
+/// (the diffId) when asked.
+struct Unpacked<R> {
     inner: R,
-    hasher: sha2::Sha256,
+    read: u64,
+    limit: u64,
+    what: String,
+    hasher: Option<sha2::Sha256>,
 }
 
-impl<R: Read> Read for Hashing<R> {
+impl<R: Read> Read for Unpacked<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        if self.read > self.limit {
+            return Err(OciError::Limit {
+                what: self.what.clone(),
+                problem: format!(
+                    "unpacks to more than {} bytes (default: {UNPACKED_RATIO}x the compressed size, at least {} MiB); pass --max-unpacked-size to raise the limit",
+                    self.limit,
+                    UNPACKED_FLOOR >> 20
+                ),
+            }
+            .into_io());
+        }
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
+}
+
+/// Opens a tar layer's uncompressed stream: decompressed (gzip, zstd) and capped at
+/// `limit` bytes. Shared by verify and pull.
+pub fn unpacked_stream<'r>(
+    blob: impl Read + 'r,
+    format: LayerFormat,
+    limit: u64,
+    what: &str,
+) -> Result<Box<dyn Read + 'r>, OciError> {
+    Ok(match format {
+        LayerFormat::Raw | LayerFormat::Tar => Box::new(blob),
+        LayerFormat::TarGzip => Box::new(Unpacked {
+            inner: flate2::read::MultiGzDecoder::new(blob),
+            read: 0,
+            limit,
+            what: what.into(),
+            hasher: None,
+        }),
+        LayerFormat::TarZstd => Box::new(Unpacked {
+            inner: zstd::stream::read::Decoder::new(blob).map_err(OciError::from_io)?,
+            read: 0,
+            limit,
+            what: what.into(),
+            hasher: None,
+        }),
+    })
 }
 
 fn content(what: &str, problem: impl Into<String>) -> OciError {
     OciError::Content { what: what.to_owned(), problem: problem.into() }
 }
 
-/// Validates and normalizes a path found in a layer (tar member or annotation).
-pub fn safe_member_name(raw: &str) -> Result<String, String> {
-    if raw.starts_with('/') {
-        return Err(format!("`{raw}` is an absolute path"));
-    }
-    let mut parts = Vec::new();
-    for c in raw.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => return Err(format!("`{raw}` contains `..`")),
-            c if c.contains('\0') => return Err(format!("`{raw}` contains a NUL byte")),
-            c => parts.push(c),
+/// Maps an error of the tar reader to one naming the layer (and entry).
+pub fn tar_failure(what: &str, e: TarError) -> OciError {
+    match e {
+        TarError::Io(e) => match OciError::from_io(e) {
+            OciError::Io(e) => content(what, format!("not a valid tar stream: {e}")),
+            other => other,
+        },
+        TarError::Invalid { entry: Some(entry), problem } => {
+            content(&format!("{what}, entry `{entry}`"), problem)
         }
+        TarError::Invalid { entry: None, problem } => content(what, problem),
     }
-    if parts.is_empty() {
-        return Err(format!("`{raw}` names no file"));
-    }
-    Ok(parts.join("/"))
 }
 
 fn drain(mut r: impl Read, buf: &mut [u8]) -> std::io::Result<()> {
@@ -147,7 +224,7 @@ pub fn hash_layer(blob: impl Read, job: &LayerJob<'_>) -> Result<LayerOutput, Oc
         LayerFormat::Raw => {
             let mut out = job.raw_from_digest()?;
             let name = out.files[0].clone();
-            if !(job.include)(&name) || job.digest_is_resource() {
+            if !job.hashes(&name) || job.digest_is_resource() {
                 // The reader verifies the digest at EOF: that digest is the file's sha256.
                 drain(reader, &mut buf).map_err(io)?;
                 return Ok(out);
@@ -168,66 +245,41 @@ pub fn hash_layer(blob: impl Read, job: &LayerJob<'_>) -> Result<LayerOutput, Oc
             o.diff_id = Some(job.digest.clone());
             o
         }),
-        LayerFormat::TarGzip => {
-            let mut h =
-                Hashing { inner: flate2::read::MultiGzDecoder::new(reader), hasher: sha2::Sha256::new() };
+        LayerFormat::TarGzip | LayerFormat::TarZstd => {
+            let inner: Box<dyn Read> = if job.format == LayerFormat::TarGzip {
+                Box::new(flate2::read::MultiGzDecoder::new(reader))
+            } else {
+                Box::new(zstd::stream::read::Decoder::new(reader).map_err(io)?)
+            };
+            let mut h = Unpacked {
+                inner,
+                read: 0,
+                limit: job.max_unpacked,
+                what: job.what.clone(),
+                hasher: Some(sha2::Sha256::new()),
+            };
             let mut o = walk_tar(&mut h, job, &mut buf)?;
-            o.diff_id = Some(OciDigest::from_sha256(&h.hasher.finalize()));
-            Ok(o)
-        }
-        LayerFormat::TarZstd => {
-            let dec = zstd::stream::read::Decoder::new(reader).map_err(io)?;
-            let mut h = Hashing { inner: dec, hasher: sha2::Sha256::new() };
-            let mut o = walk_tar(&mut h, job, &mut buf)?;
-            o.diff_id = Some(OciDigest::from_sha256(&h.hasher.finalize()));
+            o.diff_id = h.hasher.take().map(|d| OciDigest::from_sha256(&d.finalize()));
             Ok(o)
         }
     }
 }
 
 fn walk_tar<R: Read>(reader: R, job: &LayerJob<'_>, buf: &mut [u8]) -> Result<LayerOutput, OciError> {
-    let io = OciError::from_io;
+    let fail = |e| tar_failure(&job.what, e);
+    let io = |e| tar_failure(&job.what, TarError::Io(e));
     let mut out = LayerOutput::default();
-    let mut seen = HashSet::new();
     let mut links: Vec<(String, String, String)> = Vec::new();
-    let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries().map_err(io)? {
-        let mut entry = entry.map_err(|e| tar_error(job, e))?;
-        let raw = entry.path_bytes().into_owned();
-        let raw = String::from_utf8(raw).map_err(|_| content(&job.what, "tar entry name is not UTF-8"))?;
-        let entry_what = || format!("{}, entry `{raw}`", job.what);
-        use tar::EntryType as T;
-        match entry.header().entry_type() {
-            T::Directory => continue,
-            T::Regular | T::Continuous => {}
-            T::Symlink | T::Link => {
-                if !job.allow_links {
-                    return Err(content(
-                        &entry_what(),
-                        "links are not allowed in model layers (--allow_symlinks follows links that stay inside the layer)",
-                    ));
-                }
-                let name = safe_member_name(&raw).map_err(|p| content(&entry_what(), p))?;
-                let target = entry
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .ok_or_else(|| content(&entry_what(), "link has no target"))?;
-                let base = if entry.header().entry_type() == T::Symlink { parent_of(&name) } else { "" };
-                let resolved = resolve_link(base, &target).ok_or_else(|| {
-                    content(&entry_what(), format!("link target `{target}` leaves the layer"))
-                })?;
-                if !seen.insert(name.clone()) {
-                    return Err(content(&entry_what(), "the layer holds this file twice"));
-                }
-                links.push((name, resolved, entry_what()));
-                continue;
-            }
-            other => return Err(content(&entry_what(), format!("unsupported entry type {other:?}"))),
-        }
-        let name = safe_member_name(&raw).map_err(|p| content(&entry_what(), p))?;
-        if !seen.insert(name.clone()) {
-            return Err(content(&entry_what(), "the layer holds this file twice"));
-        }
+    let mut archive = TarReader::new(reader, TarLimits::default());
+    while let Some(member) = archive.next_member().map_err(fail)? {
+        let name = member.name;
+        let entry_what = || format!("{}, entry `{}`", job.what, member.raw_name);
+        let target = match member.kind {
+            MemberKind::Directory => continue,
+            MemberKind::File => None,
+            MemberKind::Symlink(t) => Some((t, true)),
+            MemberKind::HardLink(t) => Some((t, false)),
+        };
         if let Some(prefix) = &job.path_prefix
             && name != *prefix
             && !name.starts_with(&format!("{prefix}/"))
@@ -237,23 +289,39 @@ fn walk_tar<R: Read>(reader: R, job: &LayerJob<'_>, buf: &mut [u8]) -> Result<La
                 format!("is outside the path `{prefix}` the layer is declared to hold"),
             ));
         }
-        if (job.include)(&name) {
+        if let Some((target, symbolic)) = target {
+            if !job.allow_links {
+                return Err(content(
+                    &entry_what(),
+                    "links are not allowed in model layers (--allow_symlinks follows links that stay inside the layer)",
+                ));
+            }
+            let base = if symbolic { parent_of(&name) } else { "" };
+            let resolved = resolve_link(base, &target)
+                .ok_or_else(|| content(&entry_what(), format!("link target `{target}` leaves the layer")))?;
+            links.push((name, resolved, entry_what()));
+            continue;
+        }
+        if job.hashes(&name) {
             let mut h = StreamHasher::new(&name, job.method, job.algorithm);
+            let mut data = archive.data();
             loop {
-                let n = entry.read(buf).map_err(|e| tar_error(job, e))?;
+                let n = data.read(buf).map_err(io)?;
                 if n == 0 {
                     break;
                 }
                 h.update(&buf[..n]);
             }
             out.resources.extend(h.finish());
-        } else {
-            drain(&mut entry, buf).map_err(|e| tar_error(job, e))?;
+        } else if (job.include)(&name) {
+            // Not signed: reported as extra without reading its bytes here (the reader
+            // skips them, still bounded by the layer's caps).
+            out.unsigned.push(name.clone());
         }
         out.files.push(name);
     }
-    // Read the end-of-archive blocks and whatever follows, so every byte is checked.
-    drain(archive.into_inner(), buf).map_err(|e| tar_error(job, e))?;
+    // Whatever follows the archive (compression trailer) is read so the digest is checked.
+    drain(archive.into_inner(), buf).map_err(io)?;
     // Links are hashed as the files they point to (following chains of links).
     let targets: std::collections::HashMap<String, String> =
         links.iter().map(|(n, t, _)| (n.clone(), t.clone())).collect();
@@ -273,7 +341,9 @@ fn walk_tar<R: Read>(reader: R, job: &LayerJob<'_>, buf: &mut [u8]) -> Result<La
             return Err(content(what, format!("link target `{target}` is not a file of this layer")));
         }
         out.files.push(name.clone());
-        if (job.include)(name) {
+        if (job.include)(name) && !job.is_signed(name) {
+            out.unsigned.push(name.clone());
+        } else if (job.include)(name) {
             let copies: Vec<(ResourceKey, Digest)> = out
                 .resources
                 .iter()
@@ -286,10 +356,10 @@ fn walk_tar<R: Read>(reader: R, job: &LayerJob<'_>, buf: &mut [u8]) -> Result<La
                     (key, d.clone())
                 })
                 .collect();
-            if copies.is_empty() && !(job.include)(&t) {
+            if copies.is_empty() && !job.hashes(&t) {
                 return Err(content(
                     what,
-                    "the link's target was not hashed (it is ignored); cannot hash the link",
+                    "the link's target was not hashed (it is ignored or unsigned); cannot hash the link",
                 ));
             }
             out.resources.extend(copies);
@@ -319,13 +389,6 @@ fn resolve_link(base: &str, target: &str) -> Option<String> {
         }
     }
     (!parts.is_empty()).then(|| parts.join("/"))
-}
-
-fn tar_error(job: &LayerJob<'_>, e: std::io::Error) -> OciError {
-    match OciError::from_io(e) {
-        OciError::Io(e) => content(&job.what, format!("not a valid tar stream: {e}")),
-        other => other,
-    }
 }
 
 #[cfg(test)]
@@ -358,6 +421,8 @@ mod tests {
             method: Method::Files,
             algorithm: HashAlgorithm::Sha256,
             include,
+            signed: None,
+            max_unpacked: unpacked_limit(data.len() as u64, None),
             progress: &NoProgress,
             allow_links: false,
             path_prefix: None,

@@ -32,6 +32,7 @@ pub mod registry;
 pub mod report;
 pub mod signing;
 pub mod source;
+pub mod tar_archive;
 pub mod verifying;
 pub mod workflow;
 pub mod x509;

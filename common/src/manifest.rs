@@ -256,6 +256,47 @@ impl Manifest {
         self.items.get(key)
     }
 
+    /// The resources of one file: its whole-file resource, or all its shards in order.
+    pub fn resources_of<'a>(
+        &'a self,
+        path: &str,
+    ) -> impl Iterator<Item = (&'a ResourceKey, &'a Digest)> + 'a {
+        let start = ResourceKey::file(path);
+        let want = start.path.clone();
+        self.items.range(start..).take_while(move |(k, _)| k.path == want)
+    }
+
+    /// Judges one file by the resources computed from its bytes: it matches only when every
+    /// signed resource of the file (all shards up to its signed end) was computed with the
+    /// signed digest and nothing else was. A truncated or emptied file fails, naming the
+    /// first signed resource it lacks.
+    pub fn check_file(&self, path: &str, computed: &[(ResourceKey, Digest)]) -> Result<(), String> {
+        let mut signed = 0;
+        for (key, want) in self.resources_of(path) {
+            signed += 1;
+            match computed.iter().find(|(k, _)| k == key) {
+                None => {
+                    return Err(format!("content is shorter than signed: `{}` is missing", key.name()));
+                }
+                Some((_, got)) if got != want => {
+                    return Err(format!(
+                        "content does not match the signature ({} is {got}, signed {want})",
+                        key.name()
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some((k, _)) = computed.iter().find(|(k, _)| self.get(k).is_none()) {
+            return Err(if signed == 0 {
+                "the signature does not list this file".to_owned()
+            } else {
+                format!("content is longer than signed: `{}` is not signed", k.name())
+            });
+        }
+        Ok(())
+    }
+
     /// SHA-256 over the concatenated raw digests in canonical order: the statement subject.
     pub fn root_digest(&self) -> Digest {
         let mut h = HashAlgorithm::Sha256.hasher();
@@ -351,6 +392,42 @@ mod tests {
         let mut shards = [ResourceKey::shard("f", 10, 20), ResourceKey::shard("f", 2, 10)];
         shards.sort();
         assert_eq!(shards[0].name(), "f:2:10");
+    }
+
+    #[test]
+    fn a_file_matches_only_with_every_signed_shard() {
+        let ser = Serialization {
+            method: Method::Shards { shard_size: 4 },
+            hash: HashAlgorithm::Sha256,
+            allow_symlinks: false,
+            ignore_paths: vec![],
+        };
+        let signed = Manifest::new(
+            "m".into(),
+            ser,
+            [
+                (ResourceKey::shard("f", 0, 4), d(1)),
+                (ResourceKey::shard("f", 4, 6), d(2)),
+                (ResourceKey::shard("f/g", 0, 1), d(3)),
+            ],
+        );
+        let full = [(ResourceKey::shard("f", 0, 4), d(1)), (ResourceKey::shard("f", 4, 6), d(2))];
+        assert_eq!(signed.check_file("f", &full), Ok(()));
+        // Truncated: the first shard alone; emptied: no shard at all.
+        assert!(
+            signed.check_file("f", &full[..1]).is_err_and(|e| e.contains("shorter") && e.contains("f:4:6"))
+        );
+        assert!(signed.check_file("f", &[]).is_err_and(|e| e.contains("f:0:4")));
+        // Longer than signed, or different bytes.
+        let longer = [full[0].clone(), (ResourceKey::shard("f", 4, 8), d(2))];
+        assert!(signed.check_file("f", &longer).is_err());
+        let other = [full[0].clone(), (ResourceKey::shard("f", 4, 6), d(9))];
+        assert!(signed.check_file("f", &other).is_err_and(|e| e.contains("does not match")));
+        assert!(
+            signed
+                .check_file("x", &[(ResourceKey::file("x"), d(1))])
+                .is_err_and(|e| e.contains("does not list"))
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@
 
 use crate::errors::{OciError, SourceError};
 use crate::hashing::Progress;
-use crate::layer_stream::{LayerJob, hash_layer, safe_member_name};
-use crate::manifest::{Manifest, Serialization};
+use crate::layer_stream::{LayerJob, hash_layer, safe_member_name, unpacked_limit};
+use crate::manifest::Manifest;
 use crate::modelkit::{self, Kitfile};
 use crate::modelpack::{self, LayerFormat, ModelConfig};
 use crate::oci::{ANNOTATION_TITLE, BlobStore, Descriptor, ImageManifest, OciDigest, OciLayout};
@@ -248,19 +248,22 @@ impl ModelSource for PackagedModel<'_> {
             !crate::model_dir::is_ignored(name, &ser.ignore_paths)
                 && only.as_ref().is_none_or(|o| o.contains(name))
         };
+        let signed = req.signed.as_ref().map(|s| move |name: &str| s.contains(name));
+        let signed: Option<&(dyn Fn(&str) -> bool + Sync)> = signed.as_ref().map(|f| f as _);
         let total: u64 = self.layers.iter().map(|l| l.desc.size).sum();
         let bar = progress(total);
         let results: BTreeMap<usize, crate::layer_stream::LayerOutput> = crate::parallel::try_map(
             &self.layers,
             req.threads,
             || (),
-            |_, i, layer| self.hash_one(i, layer, ser, &include, bar.as_ref()),
+            |_, i, layer| self.hash_one(i, layer, req, &include, signed, bar.as_ref()),
         )
         .map_err(SourceError::Oci)?
         .into_iter()
         .collect();
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         let mut items = Vec::new();
+        let mut unsigned = Vec::new();
         for (i, out) in results {
             for f in &out.files {
                 if let Some(prev) = seen.insert(f.clone(), i) {
@@ -271,9 +274,10 @@ impl ModelSource for PackagedModel<'_> {
                 }
             }
             items.extend(out.resources);
+            unsigned.extend(out.unsigned);
         }
         let manifest = Manifest::new(self.name.clone(), ser.clone(), items);
-        Ok(Hashed { manifest, bytes_read: total })
+        Ok(Hashed { manifest, bytes_read: total, unsigned })
     }
 }
 
@@ -282,11 +286,13 @@ impl PackagedModel<'_> {
         &self,
         i: usize,
         layer: &PlannedLayer,
-        ser: &Serialization,
+        req: &HashRequest,
         include: &(dyn Fn(&str) -> bool + Sync),
+        signed: Option<&(dyn Fn(&str) -> bool + Sync)>,
         progress: &dyn Progress,
     ) -> Result<crate::layer_stream::LayerOutput, OciError> {
         let what = layer_what(i, &layer.desc);
+        let ser = &req.serialization;
         let digest: OciDigest = layer.desc.digest()?;
         let job = LayerJob {
             what: what.clone(),
@@ -296,11 +302,17 @@ impl PackagedModel<'_> {
             method: ser.method,
             algorithm: ser.hash,
             include,
+            signed,
+            max_unpacked: unpacked_limit(layer.desc.size, req.max_unpacked),
             progress,
             allow_links: ser.allow_symlinks,
             path_prefix: if layer.format == LayerFormat::Raw { None } else { layer.path.clone() },
         };
-        if layer.format == LayerFormat::Raw && self.trust_raw_digests && job.digest_is_resource() {
+        if layer.format == LayerFormat::Raw
+            && ((self.trust_raw_digests && job.digest_is_resource())
+                || job.raw_name.as_deref().is_some_and(|n| !job.is_signed(n)))
+        {
+            // The digest is the resource, or the file is unsigned: nothing to read.
             return job.raw_from_digest();
         }
         if layer.format != LayerFormat::Raw && !self.stream_tar {

@@ -84,6 +84,11 @@ pub struct HashRequest {
     pub serialization: Serialization,
     /// When set, only these file paths are hashed (`--ignore_unsigned_files`).
     pub only: Option<Vec<String>>,
+    /// When verifying: the file paths the signature lists. Sources that can skip bytes
+    /// (packaged layers) report other files as unsigned without hashing them.
+    pub signed: Option<std::collections::HashSet<String>>,
+    /// The most bytes one compressed layer may unpack to (`None`: the default cap).
+    pub max_unpacked: Option<u64>,
     /// Worker threads.
     pub threads: usize,
 }
@@ -94,6 +99,21 @@ pub struct Hashed {
     pub manifest: Manifest,
     /// Bytes read from the source.
     pub bytes_read: u64,
+    /// Files present but not signed, listed without being hashed.
+    pub unsigned: Vec<String>,
+}
+
+impl Hashed {
+    /// Compares with the signed manifest; unsigned files count as extra.
+    pub fn compare(&self, signed: &Manifest) -> crate::manifest::Comparison {
+        let mut c = self.manifest.compare(signed);
+        for f in &self.unsigned {
+            if !c.extra.contains(f) {
+                c.extra.push(f.clone());
+            }
+        }
+        c
+    }
 }
 
 /// A place models are read from.
@@ -152,7 +172,11 @@ impl ModelSource for DirSource {
         let total = hashing::total_bytes(&files);
         let bar = progress(total);
         let items = hashing::hash_files(&files, ser.method, ser.hash, req.threads, bar.as_ref())?;
-        Ok(Hashed { manifest: Manifest::new(self.model_name(), ser.clone(), items), bytes_read: total })
+        Ok(Hashed {
+            manifest: Manifest::new(self.model_name(), ser.clone(), items),
+            bytes_read: total,
+            unsigned: Vec::new(),
+        })
     }
 }
 

@@ -32,6 +32,9 @@ pub struct HashOptions {
     pub threads: usize,
     /// Hide the progress bar.
     pub quiet: bool,
+    /// The most bytes one compressed layer may unpack to (`None`: 100x its compressed
+    /// size, at least 64 MiB).
+    pub max_unpacked_size: Option<u64>,
 }
 
 impl Default for HashOptions {
@@ -42,6 +45,7 @@ impl Default for HashOptions {
             allow_symlinks: false,
             threads: crate::hashing::default_threads(),
             quiet: false,
+            max_unpacked_size: None,
         }
     }
 }
@@ -93,7 +97,13 @@ fn hash_for_signing(
         allow_symlinks: opts.allow_symlinks,
         ignore_paths: opts.ignore_list(source, extra_ignored),
     };
-    let req = HashRequest { serialization, only: None, threads: opts.threads };
+    let req = HashRequest {
+        serialization,
+        only: None,
+        signed: None,
+        max_unpacked: opts.max_unpacked_size,
+        threads: opts.threads,
+    };
     Ok(source.hash(&req, &opts.progress())?)
 }
 
@@ -181,9 +191,15 @@ pub fn verify_model(
         ..signed.serialization.clone()
     };
     let only = ignore_unsigned_files.then(|| signed_paths(signed));
-    let req = HashRequest { serialization, only, threads: opts.threads };
+    let req = HashRequest {
+        serialization,
+        only,
+        signed: Some(signed_paths(signed).into_iter().collect()),
+        max_unpacked: opts.max_unpacked_size,
+        threads: opts.threads,
+    };
     let hashed = source.hash(&req, &opts.progress())?;
-    let comparison: Comparison = hashed.manifest.compare(signed);
+    let comparison: Comparison = hashed.compare(signed);
     report.bytes_hashed = hashed.bytes_read;
     Ok(report.with_comparison(comparison, started))
 }

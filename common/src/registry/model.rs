@@ -11,7 +11,7 @@ use super::reference::Reference;
 use crate::bundle::Bundle;
 use crate::errors::{Error, OciError, RegistryError, SignatureError, SourceError};
 use crate::hashing::{NoProgress, StreamHasher};
-use crate::layer_stream::safe_member_name;
+use crate::layer_stream::{tar_failure, unpacked_limit, unpacked_stream};
 use crate::manifest::{Manifest, Serialization};
 use crate::modelpack::LayerFormat;
 use crate::oci::{BlobStore, Descriptor, ImageManifest, MEDIA_TYPE_MANIFEST, OciDigest, OciLayout};
@@ -19,9 +19,11 @@ use crate::packaged::PackagedModel;
 use crate::referrer;
 use crate::report::VerifyReport;
 use crate::source::{HashRequest, ModelSource, signed_paths};
+use crate::tar_archive::{MemberKind, TarLimits, TarReader};
 use crate::verifying::{TrustPolicy, VerifiedSignature, verify_bundle};
 use crate::workflow::HashOptions;
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -150,7 +152,15 @@ pub struct RemoteSignature<'c> {
     pub subject: Descriptor,
 }
 
-/// Resolves, finds the attached signatures and returns the first that verifies.
+/// How many signature referrers are examined at most, newest first (by their
+/// `org.opencontainers.image.created` annotation): junk referrers cost two requests each.
+pub const MAX_SIGNATURE_CANDIDATES: usize = 16;
+
+/// Reasons quoted in the error when no signature verifies (the rest are counted).
+const MAX_REASONS: usize = 3;
+
+/// Resolves, finds the attached signatures and returns the first that verifies (looking at
+/// the newest [`MAX_SIGNATURE_CANDIDATES`]).
 pub fn verified_signature<'c>(
     target: &Reference,
     client: &'c Client,
@@ -172,6 +182,8 @@ pub fn verified_signature<'c>(
         ))
         .into());
     }
+    let attached = candidates.len();
+    candidates.truncate(MAX_SIGNATURE_CANDIDATES);
     let mut reasons = Vec::new();
     for c in &candidates {
         match check_candidate(&repo, c, &digest, policy) {
@@ -181,10 +193,36 @@ pub fn verified_signature<'c>(
                 let model = PackagedModel::from_manifest(store, subject.clone(), &fetched.bytes, name)?;
                 return Ok(RemoteSignature { verified, model, subject });
             }
-            Err(e) => reasons.push(format!("{}: {e}", c.digest_str)),
+            Err(e) => reasons.push(format!("{}: {}", c.digest_str, short(&e.to_string()))),
         }
     }
-    Err(SignatureError::Material(format!("no attached signature verifies: {}", reasons.join("; "))).into())
+    let examined = reasons.len();
+    let more = examined.saturating_sub(MAX_REASONS);
+    reasons.truncate(MAX_REASONS);
+    let mut msg = format!("no attached signature verifies ({examined} examined");
+    if attached > examined {
+        msg.push_str(&format!(
+            " of {attached} attached: only the newest {MAX_SIGNATURE_CANDIDATES} are examined"
+        ));
+    }
+    msg.push_str(&format!("): {}", reasons.join("; ")));
+    if more > 0 {
+        msg.push_str(&format!("; and {more} more"));
+    }
+    Err(SignatureError::Material(msg).into())
+}
+
+/// One reason, cut to a readable length.
+fn short(s: &str) -> String {
+    const MAX: usize = 300;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
 fn check_candidate(
@@ -269,6 +307,8 @@ pub fn check_files(
     let req = HashRequest {
         serialization: serialization_for(signed, hash),
         only: opts.ignore_unsigned_files.then(|| signed_paths(signed)),
+        signed: Some(signed_paths(signed).into_iter().collect()),
+        max_unpacked: hash.max_unpacked_size,
         threads: hash.threads,
     };
     let hashed = match model.hash(&req, &|_| Box::new(NoProgress)) {
@@ -280,7 +320,7 @@ pub fn check_files(
         Err(e) => return Err(e.into()),
     };
     report.bytes_hashed = hashed.bytes_read;
-    let c = hashed.manifest.compare(signed);
+    let c = hashed.compare(signed);
     let mut report = report.with_comparison(c, started);
     report.bytes_transferred = Some(client.downloaded());
     Ok(report)
@@ -391,17 +431,13 @@ impl Pending {
         }
     }
 
-    /// Renames into place if every resource of the file matches the signature.
+    /// Renames into place if the file matches the signature: every signed resource of it
+    /// (all shards up to its signed end) and nothing more.
     fn commit(self, signed: &Manifest) -> Result<String, Error> {
-        for (key, digest) in self.hasher.finish() {
-            if signed.get(&key) != Some(&digest) {
-                return Err(OciError::Content {
-                    what: self.name.clone(),
-                    problem: format!("content does not match the signature ({} is {digest})", key.name()),
-                }
-                .into());
-            }
-        }
+        let computed = self.hasher.finish();
+        signed
+            .check_file(&self.name, &computed)
+            .map_err(|problem| OciError::Content { what: self.name.clone(), problem })?;
         self.tmp
             .persist(&self.dest)
             .map_err(|e| crate::errors::OutputError { path: self.dest.clone(), source: e.error })?;
@@ -409,7 +445,12 @@ impl Pending {
     }
 }
 
+/// Is the file already in place with exactly the signed content (every signed resource)?
 fn local_matches(path: &Path, name: &str, ser: &Serialization, signed: &Manifest) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return false };
+    if !meta.is_file() {
+        return false;
+    }
     let Ok(mut f) = std::fs::File::open(path) else { return false };
     let mut h = StreamHasher::new(name, ser.method, ser.hash);
     let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
@@ -420,9 +461,77 @@ fn local_matches(path: &Path, name: &str, ser: &Serialization, signed: &Manifest
             Err(_) => return false,
         }
     }
-    let res = h.finish();
-    !res.is_empty() && res.iter().all(|(k, d)| signed.get(k) == Some(d))
-        || (res.is_empty() && signed.items().all(|(k, _)| k.path() != name))
+    signed.check_file(name, &h.finish()).is_ok()
+}
+
+/// Bytes free for an unprivileged writer on the file system holding `dir`.
+fn free_space(dir: &Path) -> Option<u64> {
+    let s = rustix::fs::statvfs(dir).ok()?;
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+/// Checks, from the manifest alone and before anything is downloaded, what can be judged
+/// there: a raw layer whose digest contradicts the signed digest of its file, a file claimed
+/// by two raw layers, and whether the declared sizes fit on the disk.
+fn precheck(
+    model: &PackagedModel<'_>,
+    signed: &Manifest,
+    ser: &Serialization,
+    wanted: &HashSet<String>,
+    out: &Path,
+) -> Result<(), Error> {
+    let digest_is_resource =
+        ser.method == crate::manifest::Method::Files && ser.hash == crate::digest::HashAlgorithm::Sha256;
+    let mut claimed: HashMap<&str, usize> = HashMap::new();
+    let mut needed: u64 = 0;
+    for (i, layer) in model.layers.iter().enumerate() {
+        let what = format!("layer {i} ({})", layer.desc.digest_str);
+        if layer.format != LayerFormat::Raw {
+            needed = needed.saturating_add(layer.desc.size);
+            continue;
+        }
+        let Some(name) = layer.path.as_deref() else { continue };
+        if let Some(prev) = claimed.insert(name, i) {
+            return Err(OciError::Content {
+                what,
+                problem: format!("file `{name}` is also in layer {prev}"),
+            }
+            .into());
+        }
+        if !wanted.contains(name) {
+            continue;
+        }
+        if digest_is_resource {
+            let layer_digest = layer.desc.digest()?;
+            if let Some((_, want)) = signed.resources_of(name).next()
+                && want.bytes() != layer_digest.bytes()
+            {
+                return Err(OciError::Content {
+                    what: format!("{what}, file `{name}`"),
+                    problem: format!(
+                        "the manifest's layer digest {layer_digest} contradicts the signed digest {want} (nothing downloaded)"
+                    ),
+                }
+                .into());
+            }
+        }
+        let present = std::fs::metadata(out.join(name)).is_ok_and(|m| m.len() == layer.desc.size);
+        if !present {
+            needed = needed.saturating_add(layer.desc.size);
+        }
+    }
+    if let Some(free) = free_space(out)
+        && needed > free
+    {
+        return Err(OciError::Limit {
+            what: out.display().to_string(),
+            problem: format!(
+                "the layers to download declare {needed} bytes but only {free} bytes are free (nothing downloaded)"
+            ),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// Pulls the files of a signed model (or those matching `include`), verifying the signature
@@ -439,7 +548,7 @@ pub fn pull(
     let sig = verified_signature(target, client, policy)?;
     let signed = &sig.verified.manifest;
     let ser = serialization_for(signed, hash);
-    let wanted: Vec<String> = signed_paths(signed)
+    let wanted: HashSet<String> = signed_paths(signed)
         .into_iter()
         .filter(|p| include.is_empty() || include.iter().any(|g| glob_match(g, p)))
         .collect();
@@ -448,70 +557,72 @@ pub fn pull(
     }
     std::fs::create_dir_all(out)
         .map_err(|source| crate::errors::OutputError { path: out.to_path_buf(), source })?;
+    precheck(&sig.model, signed, &ser, &wanted, out)?;
     let mut report = PullReport { subject: sig.subject.digest_str.clone(), ..Default::default() };
-    let is_wanted = |n: &str| wanted.iter().any(|w| w == n);
     let store = sig.model.store();
     let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
     for (i, layer) in sig.model.layers.iter().enumerate() {
         let what = format!("layer {i} ({})", layer.desc.digest_str);
         if layer.format == LayerFormat::Raw {
             let Some(name) = &layer.path else { continue };
-            if !is_wanted(name) {
+            if !wanted.contains(name) {
                 continue;
             }
-            let name =
-                safe_member_name(name).map_err(|p| OciError::Content { what: what.clone(), problem: p })?;
+            if local_matches(&out.join(name), name, &ser, signed) {
+                report.already_present.push(name.clone());
+                continue;
+            }
+            let mut pending = Pending::new(out, name, &ser)?;
+            pending.fill(&mut store.open_blob(&layer.desc, &what)?, &mut buf)?;
+            report.written.push(pending.commit(signed)?);
+            continue;
+        }
+        // Tar layers: extract wanted members as they stream, through the one tar reader.
+        let limit = unpacked_limit(layer.desc.size, hash.max_unpacked_size);
+        let blob = store.open_blob(&layer.desc, &what)?;
+        let stream = unpacked_stream(blob, layer.format, limit, &what)?;
+        let mut archive = TarReader::new(stream, TarLimits::default());
+        let fail = |e| tar_failure(&what, e);
+        while let Some(member) = archive.next_member().map_err(fail)? {
+            let entry = || format!("{what}, entry `{}`", member.raw_name);
+            let name = member.name.clone();
+            match member.kind {
+                MemberKind::Directory => continue,
+                MemberKind::File => {}
+                MemberKind::Symlink(_) | MemberKind::HardLink(_) => {
+                    return Err(
+                        OciError::Content { what: entry(), problem: "links are not pulled".into() }.into()
+                    );
+                }
+            }
+            if let Some(prefix) = &layer.path
+                && name != *prefix
+                && !name.starts_with(&format!("{prefix}/"))
+            {
+                return Err(OciError::Content {
+                    what: entry(),
+                    problem: format!("is outside the path `{prefix}` the layer is declared to hold"),
+                }
+                .into());
+            }
+            if !wanted.contains(&name) {
+                continue;
+            }
             if local_matches(&out.join(&name), &name, &ser, signed) {
                 report.already_present.push(name);
                 continue;
             }
             let mut pending = Pending::new(out, &name, &ser)?;
-            pending.fill(&mut store.open_blob(&layer.desc, &what)?, &mut buf)?;
-            report.written.push(pending.commit(signed)?);
-            continue;
-        }
-        // Tar layers: extract wanted members as they stream.
-        let blob = store.open_blob(&layer.desc, &what)?;
-        let reader: Box<dyn Read> = match layer.format {
-            LayerFormat::TarGzip => Box::new(flate2::read::MultiGzDecoder::new(blob)),
-            LayerFormat::TarZstd => {
-                Box::new(zstd::stream::read::Decoder::new(blob).map_err(OciError::from_io)?)
-            }
-            _ => blob,
-        };
-        let mut archive = tar::Archive::new(reader);
-        for entry in archive.entries().map_err(OciError::from_io)? {
-            let mut entry = entry.map_err(OciError::from_io)?;
-            if entry.header().entry_type() == tar::EntryType::Directory {
-                continue;
-            }
-            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            let name = safe_member_name(&raw)
-                .map_err(|p| OciError::Content { what: format!("{what}, entry `{raw}`"), problem: p })?;
-            if !entry.header().entry_type().is_file() {
-                return Err(OciError::Content {
-                    what: format!("{what}, entry `{raw}`"),
-                    problem: "not a regular file".into(),
-                }
-                .into());
-            }
-            if !is_wanted(&name) || local_matches(&out.join(&name), &name, &ser, signed) {
-                if is_wanted(&name) {
-                    report.already_present.push(name);
-                }
-                std::io::copy(&mut entry, &mut std::io::sink()).map_err(OciError::from_io)?;
-                continue;
-            }
-            let mut pending = Pending::new(out, &name, &ser)?;
-            pending.fill(&mut entry, &mut buf)?;
+            pending.fill(&mut archive.data(), &mut buf)?;
             report.written.push(pending.commit(signed)?);
         }
         // Finish the stream so the layer digest is checked too.
         std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(OciError::from_io)?;
     }
-    let done: Vec<&String> = report.written.iter().chain(&report.already_present).collect();
-    let missing: Vec<&String> = wanted.iter().filter(|w| !done.contains(w)).collect();
+    let done: HashSet<&String> = report.written.iter().chain(&report.already_present).collect();
+    let mut missing: Vec<&String> = wanted.iter().filter(|w| !done.contains(w)).collect();
     if !missing.is_empty() {
+        missing.sort();
         return Err(OciError::Content {
             what: target.to_string(),
             problem: format!("signed files not found in any layer: {missing:?}"),
@@ -544,7 +655,13 @@ pub fn remote_manifest(
         allow_symlinks: hash.allow_symlinks,
         ignore_paths: crate::model_dir::ignore_list(&ignore, hash.ignore_git_paths),
     };
-    let req = HashRequest { serialization, only: None, threads: hash.threads };
+    let req = HashRequest {
+        serialization,
+        only: None,
+        signed: None,
+        max_unpacked: hash.max_unpacked_size,
+        threads: hash.threads,
+    };
     let hashed = model.hash(&req, &|_| Box::new(NoProgress))?;
     Ok((hashed.manifest, fetched.desc))
 }
