@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod registry;
+pub mod tarcraft;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -451,6 +451,13 @@ impl<R: Read> TarReader<R> {
                 format!("the layer has more than {} members", self.limits.max_members),
             ));
         }
+        let is_root = kind == MemberKind::Directory
+            && !raw_name.starts_with('/')
+            && raw_name.split('/').all(|c| c.is_empty() || c == ".");
+        if is_root {
+            // `./`: the extraction directory itself.
+            return Ok(Member { raw_name, name: ".".into(), kind, size });
+        }
         let name = safe_member_name(&raw_name).map_err(|p| invalid(entry, p))?;
         self.claim(&name, kind == MemberKind::Directory).map_err(|p| invalid(entry, p))?;
         self.remaining = size;

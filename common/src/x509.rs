@@ -3,8 +3,11 @@
 //!
 //! A chain is built from the leaf through the bundle's intermediates to a certificate of
 //! the trust store, checking at a given time each certificate's validity period, each
-//! signature (ECDSA P-256/384/521 or RSA PKCS#1 v1.5 with SHA-256/384/512), and that every
-//! issuer is a CA allowed to sign certificates.
+//! signature (ECDSA P-256/384/521 or RSA PKCS#1 v1.5 with SHA-256/384/512), that every
+//! issuer is a CA allowed to sign certificates, and — as OpenSSL does for model_signing —
+//! each CA's `pathLenConstraint` (§4.2.1.9), its name constraints (§4.2.1.10: DNS, email,
+//! URI, IP and directory names), and that no certificate of the path carries a critical
+//! extension this code does not process (§4.2: "MUST reject").
 
 use crate::keys::PublicKey;
 use const_oid::ObjectIdentifier;
@@ -12,7 +15,9 @@ use const_oid::db::rfc5912;
 use der::{Decode, Encode};
 use rsa::pkcs8::DecodePublicKey as _;
 use sha2::Digest as _;
-use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::constraints::name::NameConstraints;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
 
 /// Extended key usage: code signing.
 pub const EKU_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
@@ -102,10 +107,51 @@ impl Cert {
             .map(|e| e.extn_value.as_bytes())
     }
 
+    fn basic_constraints(&self) -> Option<BasicConstraints> {
+        self.extension(rfc5912::ID_CE_BASIC_CONSTRAINTS).and_then(|v| BasicConstraints::from_der(v).ok())
+    }
+
     fn basic_constraints_ca(&self) -> bool {
-        self.extension(rfc5912::ID_CE_BASIC_CONSTRAINTS)
-            .and_then(|v| BasicConstraints::from_der(v).ok())
-            .is_some_and(|b| b.ca)
+        self.basic_constraints().is_some_and(|b| b.ca)
+    }
+
+    fn is_self_issued(&self) -> bool {
+        self.cert.tbs_certificate.subject == self.cert.tbs_certificate.issuer
+    }
+
+    /// The first critical extension this code does not process, if any.
+    pub fn unhandled_critical_extension(&self) -> Option<ObjectIdentifier> {
+        const HANDLED: [ObjectIdentifier; 8] = [
+            rfc5912::ID_CE_BASIC_CONSTRAINTS,
+            rfc5912::ID_CE_KEY_USAGE,
+            rfc5912::ID_CE_EXT_KEY_USAGE,
+            rfc5912::ID_CE_SUBJECT_ALT_NAME,
+            rfc5912::ID_CE_NAME_CONSTRAINTS,
+            rfc5912::ID_CE_CERTIFICATE_POLICIES,
+            rfc5912::ID_CE_SUBJECT_KEY_IDENTIFIER,
+            rfc5912::ID_CE_AUTHORITY_KEY_IDENTIFIER,
+        ];
+        self.cert
+            .tbs_certificate
+            .extensions
+            .as_ref()?
+            .iter()
+            .find(|e| e.critical && !HANDLED.contains(&e.extn_id))
+            .map(|e| e.extn_id)
+    }
+
+    fn critical_problem(&self) -> Option<String> {
+        self.unhandled_critical_extension().map(|oid| {
+            format!("certificate `{}` has an unsupported critical extension {oid}", self.subject())
+        })
+    }
+
+    /// The subject alternative names (empty when absent or unreadable).
+    fn alt_names(&self) -> Vec<GeneralName> {
+        self.extension(rfc5912::ID_CE_SUBJECT_ALT_NAME)
+            .and_then(|v| SubjectAltName::from_der(v).ok())
+            .map(|s| s.0)
+            .unwrap_or_default()
     }
 
     /// Key usage flags, if the extension is present.
@@ -219,6 +265,9 @@ pub fn verify_chain(
     if anchors.is_empty() {
         return Err("no trusted certificates given".into());
     }
+    if let Some(p) = leaf.critical_problem() {
+        return Err(p);
+    }
     if !leaf.valid_at(at) {
         return Err(format!(
             "certificate `{}` is not valid at {} (valid {}..{})",
@@ -232,6 +281,7 @@ pub fn verify_chain(
     let mut current = leaf.clone();
     for _depth in 0..8 {
         if anchors.contains(&current) {
+            check_name_constraints(leaf, &path)?;
             return Ok(path);
         }
         let issuer_name = &current.cert.tbs_certificate.issuer;
@@ -260,6 +310,21 @@ pub fn verify_chain(
                 last_problem = format!("issuer `{}` is not valid at {}", cand.subject(), fmt_time(at));
                 continue;
             }
+            if let Some(p) = cand.critical_problem() {
+                last_problem = p;
+                continue;
+            }
+            // CA certificates below this one (self-issued ones do not count).
+            let below = path.iter().filter(|c| !c.is_self_issued()).count();
+            if let Some(max) = cand.basic_constraints().and_then(|b| b.path_len_constraint)
+                && below > usize::from(max)
+            {
+                last_problem = format!(
+                    "issuer `{}` allows {max} intermediate CA(s) below it (pathLenConstraint) but the chain has {below}",
+                    cand.subject()
+                );
+                continue;
+            }
             found = Some((cand.clone(), trusted));
             break;
         }
@@ -268,11 +333,160 @@ pub fn verify_chain(
         };
         path.push(issuer.clone());
         if trusted {
+            check_name_constraints(leaf, &path)?;
             return Ok(path);
         }
         current = issuer;
     }
     Err("certificate chain is too long".into())
+}
+
+/// Applies the name constraints of every CA on `path` (leaf's issuer first) to the
+/// certificates below it: the leaf and the intermediates between.
+fn check_name_constraints(leaf: &Cert, path: &[Cert]) -> Result<(), String> {
+    for (k, ca) in path.iter().enumerate() {
+        let Some(v) = ca.extension(rfc5912::ID_CE_NAME_CONSTRAINTS) else { continue };
+        let nc = NameConstraints::from_der(v)
+            .map_err(|e| format!("issuer `{}`: unreadable name constraints: {e}", ca.subject()))?;
+        let permitted: Vec<GeneralName> =
+            nc.permitted_subtrees.unwrap_or_default().into_iter().map(|s| s.base).collect();
+        let excluded: Vec<GeneralName> =
+            nc.excluded_subtrees.unwrap_or_default().into_iter().map(|s| s.base).collect();
+        for (j, cert) in std::iter::once(leaf).chain(&path[..k]).enumerate() {
+            // Self-issued intermediates are exempt (RFC 5280 §6.1.4 (b)).
+            if j > 0 && cert.is_self_issued() {
+                continue;
+            }
+            let mut names = cert.alt_names();
+            let subject = &cert.cert.tbs_certificate.subject;
+            if !subject.0.is_empty() {
+                names.push(GeneralName::DirectoryName(subject.clone()));
+            }
+            for name in &names {
+                if let Some(problem) = name_allowed(name, &permitted, &excluded) {
+                    return Err(format!(
+                        "certificate `{}`: {problem} (name constraints of `{}`)",
+                        cert.subject(),
+                        ca.subject()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `None` when `name` is within the permitted subtrees of its type (if any are listed) and
+/// in no excluded subtree; otherwise why not.
+fn name_allowed(name: &GeneralName, permitted: &[GeneralName], excluded: &[GeneralName]) -> Option<String> {
+    let shown = show_name(name);
+    let mut same_kind = false;
+    let mut in_permitted = false;
+    for c in permitted {
+        match name_within(name, c) {
+            Within::OtherKind => {}
+            Within::Unsupported => return Some(format!("{shown}: unsupported name constraint type")),
+            Within::Yes => {
+                same_kind = true;
+                in_permitted = true;
+            }
+            Within::No => same_kind = true,
+        }
+    }
+    if same_kind && !in_permitted {
+        return Some(format!("{shown} is outside the permitted names"));
+    }
+    for c in excluded {
+        match name_within(name, c) {
+            Within::Yes => return Some(format!("{shown} is an excluded name")),
+            Within::Unsupported => return Some(format!("{shown}: unsupported name constraint type")),
+            Within::OtherKind | Within::No => {}
+        }
+    }
+    None
+}
+
+enum Within {
+    Yes,
+    No,
+    OtherKind,
+    Unsupported,
+}
+
+fn show_name(n: &GeneralName) -> String {
+    match n {
+        GeneralName::DnsName(s) => format!("DNS name `{}`", s.as_str()),
+        GeneralName::Rfc822Name(s) => format!("email `{}`", s.as_str()),
+        GeneralName::UniformResourceIdentifier(s) => format!("URI `{}`", s.as_str()),
+        GeneralName::IpAddress(ip) => format!("IP address {}", hex::encode(ip.as_bytes())),
+        GeneralName::DirectoryName(d) => format!("name `{d}`"),
+        _ => "a name".into(),
+    }
+}
+
+/// Is `host` equal to `constraint`, or below it? A constraint starting with `.` matches
+/// only below it (the URI and email convention).
+fn host_within(host: &str, constraint: &str) -> bool {
+    let (h, c) = (host.to_ascii_lowercase(), constraint.to_ascii_lowercase());
+    if c.is_empty() {
+        return true;
+    }
+    if let Some(rest) = c.strip_prefix('.') {
+        return h.ends_with(&format!(".{rest}"));
+    }
+    h == c || h.ends_with(&format!(".{c}"))
+}
+
+fn name_within(name: &GeneralName, constraint: &GeneralName) -> Within {
+    use GeneralName as G;
+    let yes = |b: bool| if b { Within::Yes } else { Within::No };
+    match (name, constraint) {
+        (G::DnsName(n), G::DnsName(c)) => {
+            let c = c.as_str();
+            let host = n.as_str();
+            // A DNS constraint names the domain and everything below it.
+            yes(host_within(host, c.strip_prefix('.').unwrap_or(c)))
+        }
+        (G::Rfc822Name(n), G::Rfc822Name(c)) => {
+            let (n, c) = (n.as_str(), c.as_str());
+            if c.contains('@') {
+                return yes(n.eq_ignore_ascii_case(c));
+            }
+            let host = n.rsplit_once('@').map_or("", |(_, h)| h);
+            yes(if c.starts_with('.') { host_within(host, c) } else { host.eq_ignore_ascii_case(c) })
+        }
+        (G::UniformResourceIdentifier(n), G::UniformResourceIdentifier(c)) => {
+            let host = uri_host(n.as_str());
+            yes(host.is_some_and(|h| {
+                let c = c.as_str();
+                if c.starts_with('.') { host_within(h, c) } else { h.eq_ignore_ascii_case(c) }
+            }))
+        }
+        (G::IpAddress(n), G::IpAddress(c)) => {
+            let (ip, net) = (n.as_bytes(), c.as_bytes());
+            if net.len() != ip.len() * 2 {
+                return Within::No;
+            }
+            let (addr, mask) = net.split_at(ip.len());
+            yes(ip.iter().zip(addr).zip(mask).all(|((i, a), m)| i & m == a & m))
+        }
+        (G::DirectoryName(n), G::DirectoryName(c)) => {
+            yes(c.0.len() <= n.0.len() && n.0.iter().zip(c.0.iter()).all(|(a, b)| a == b))
+        }
+        // Names of a kind not implemented here (otherName, x400, EDI party, registered ID)
+        // cannot be judged against a constraint of their kind: refused, as OpenSSL does.
+        _ if std::mem::discriminant(name) == std::mem::discriminant(constraint) => Within::Unsupported,
+        _ => Within::OtherKind,
+    }
+}
+
+/// The host of a URI (`scheme://[user@]host[:port]/…`), if it has one.
+fn uri_host(uri: &str) -> Option<&str> {
+    let rest = uri.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host.starts_with('[') { host } else { host.split(':').next()? };
+    (!host.is_empty()).then_some(host)
 }
 
 /// Formats seconds since the epoch as RFC 3339.

@@ -2,6 +2,7 @@
 //! `model_signing` tool (both directions) and tampered inputs.
 
 mod attest;
+mod chains;
 mod cli;
 mod faults;
 mod hostile;
@@ -10,4 +11,5 @@ mod matrix;
 mod packaged;
 mod remote;
 mod tamper;
+mod tar_differential;
 mod vectors;
