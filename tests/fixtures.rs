@@ -276,3 +276,39 @@ pub fn modctl_build(layout: &Layout, model: &Path) -> serde_json::Value {
     });
     layout.put_manifest(&manifest)
 }
+
+/// A ModelPack layout holding one tar layer of the whole model (`org.cncf.model.filepath: .`).
+pub fn modelpack_tar_layout(root: &Path, tar: &[u8], compression: &str) -> PathBuf {
+    let l = Layout::create(root);
+    let blob = match compression {
+        "+gzip" => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            must(std::io::Write::write_all(&mut gz, tar));
+            must(gz.finish())
+        }
+        "+zstd" => must(zstd::encode_all(tar, 3)),
+        _ => tar.to_vec(),
+    };
+    let (digest, size) = l.put(&blob);
+    let diff_id = format!("sha256:{}", hex::encode(sha2::Sha256::digest(tar)));
+    let config = serde_json::json!({
+        "descriptor": { "name": "diff" },
+        "modelfs": { "type": "layers", "diffIds": [diff_id] },
+        "config": {},
+    });
+    let (cd, cs) = l.put(&must(serde_json::to_vec(&config)));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.cncf.model.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.cncf.model.config.v1+json", "digest": cd, "size": cs },
+        "layers": [{
+            "mediaType": format!("application/vnd.cncf.model.weight.v1.tar{compression}"),
+            "digest": digest, "size": size,
+            "annotations": { "org.cncf.model.filepath": "." }
+        }],
+    });
+    let d = l.put_manifest(&manifest);
+    l.write_index(&[("t", d)]);
+    root.to_path_buf()
+}

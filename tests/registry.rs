@@ -164,6 +164,8 @@ pub struct Proxy {
     pub seen: Arc<Mutex<Vec<String>>>,
     /// Faults to inject.
     pub faults: Arc<Mutex<Faults>>,
+    /// What the referrers API answers, by `repo@subject-digest` (tests may add entries).
+    pub refs: Arc<Mutex<HashMap<String, Vec<serde_json::Value>>>>,
 }
 
 struct Shared {
@@ -171,7 +173,7 @@ struct Shared {
     me: String,
     referrers_api: bool,
     seen: Arc<Mutex<Vec<String>>>,
-    refs: Mutex<HashMap<String, Vec<serde_json::Value>>>,
+    refs: Arc<Mutex<HashMap<String, Vec<serde_json::Value>>>>,
     faults: Arc<Mutex<Faults>>,
 }
 
@@ -182,12 +184,13 @@ impl Proxy {
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let faults = Arc::new(Mutex::new(Faults::default()));
+        let refs = Arc::new(Mutex::new(HashMap::new()));
         let shared = Arc::new(Shared {
             upstream: upstream.to_owned(),
             me: addr.clone(),
             referrers_api,
             seen: seen.clone(),
-            refs: Mutex::new(HashMap::new()),
+            refs: refs.clone(),
             faults: faults.clone(),
         });
         std::thread::spawn(move || {
@@ -197,7 +200,7 @@ impl Proxy {
                 std::thread::spawn(move || handle(&mut s, &shared));
             }
         });
-        Proxy { addr, seen, faults }
+        Proxy { addr, seen, faults, refs }
     }
 
     /// Sets the faults.
@@ -321,4 +324,74 @@ fn handle(s: &mut TcpStream, sh: &Shared) {
         headers.push(("oci-subject".into(), subject.to_owned()));
     }
     respond(s, status, &headers, &body);
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into()
+}
+
+/// Uploads a blob to `repo` on a registry (monolithic upload) and returns its digest.
+pub fn put_blob(addr: &str, repo: &str, bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
+    let a = agent();
+    let resp = a
+        .post(&format!("http://{addr}/v2/{repo}/blobs/uploads/"))
+        .send_empty()
+        .unwrap_or_else(|e| panic!("start upload: {e}"));
+    assert_eq!(resp.status().as_u16(), 202, "start upload");
+    let location =
+        resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let url = if location.starts_with("http") { location } else { format!("http://{addr}{location}") };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let resp = a
+        .put(&format!("{url}{sep}digest={digest}"))
+        .header("Content-Type", "application/octet-stream")
+        .send(bytes)
+        .unwrap_or_else(|e| panic!("upload: {e}"));
+    assert_eq!(resp.status().as_u16(), 201, "upload {digest}");
+    digest
+}
+
+/// Puts a manifest (any JSON the test crafts) under a tag; returns its digest.
+pub fn put_manifest(addr: &str, repo: &str, tag: &str, manifest: &serde_json::Value) -> String {
+    use sha2::Digest as _;
+    let bytes = serde_json::to_vec(manifest).unwrap_or_default();
+    let media_type = manifest["mediaType"].as_str().unwrap_or("application/vnd.oci.image.manifest.v1+json");
+    let mut resp = agent()
+        .put(&format!("http://{addr}/v2/{repo}/manifests/{tag}"))
+        .header("Content-Type", media_type)
+        .send(&bytes[..])
+        .unwrap_or_else(|e| panic!("put manifest: {e}"));
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    assert_eq!(status, 201, "put manifest {repo}:{tag}: {}", text.chars().take(500).collect::<String>());
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)))
+}
+
+/// Gets a manifest by tag or digest.
+pub fn get_manifest(addr: &str, repo: &str, reference: &str) -> serde_json::Value {
+    let mut resp = agent()
+        .get(&format!("http://{addr}/v2/{repo}/manifests/{reference}"))
+        .header(
+            "Accept",
+            "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json",
+        )
+        .call()
+        .unwrap_or_else(|e| panic!("get manifest: {e}"));
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// The digest a registry reports for a manifest (`Docker-Content-Digest`).
+pub fn manifest_digest(addr: &str, repo: &str, reference: &str) -> String {
+    let resp = agent()
+        .get(&format!("http://{addr}/v2/{repo}/manifests/{reference}"))
+        .header(
+            "Accept",
+            "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json",
+        )
+        .call()
+        .unwrap_or_else(|e| panic!("get manifest: {e}"));
+    resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }

@@ -470,6 +470,38 @@ mod tests {
         assert!(e.contains("twice"), "{e}");
     }
 
+    #[test]
+    fn unsigned_members_are_listed_without_being_hashed() -> Result<(), OciError> {
+        let t = tar_of(&[("signed.bin", b"abc"), ("extra.bin", b"never hashed")]);
+        let all = |_: &str| true;
+        let signed = |n: &str| n == "signed.bin";
+        let mut j = job(LayerFormat::Tar, &t, &all);
+        j.signed = Some(&signed);
+        let out = hash_layer(&t[..], &j)?;
+        assert_eq!(
+            out.resources,
+            vec![(ResourceKey::file("signed.bin"), HashAlgorithm::Sha256.digest(b"abc"))]
+        );
+        assert_eq!(out.unsigned, ["extra.bin"]);
+        assert_eq!(out.files, ["signed.bin", "extra.bin"]);
+        Ok(())
+    }
+
+    #[test]
+    fn compressed_layers_stop_at_the_unpacked_cap() -> Result<(), OciError> {
+        let t = tar_of(&[("big.bin", &[0u8; 200_000][..])]);
+        let zs = zstd::encode_all(&t[..], 3).map_err(OciError::Io)?;
+        let all = |_: &str| true;
+        let mut j = job(LayerFormat::TarZstd, &zs, &all);
+        j.max_unpacked = 100_000;
+        let e = hash_layer(&zs[..], &j).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("unpacks to more than 100000 bytes") && e.contains("--max-unpacked-size"), "{e}");
+        assert_eq!(unpacked_limit(1 << 30, None), 100 << 30);
+        assert_eq!(unpacked_limit(1000, None), UNPACKED_FLOOR);
+        assert_eq!(unpacked_limit(1000, Some(5)), 5);
+        Ok(())
+    }
+
     /// A tar of `d/real.bin` and symlinks `(name, target)`.
     fn tar_with_links(links: &[(&str, &str)]) -> Result<Vec<u8>, OciError> {
         let mut b = tar::Builder::new(Vec::new());

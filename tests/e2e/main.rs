@@ -6,6 +6,7 @@ mod chains;
 mod cli;
 mod faults;
 mod hostile;
+mod hostile_registry;
 mod interop;
 mod matrix;
 mod packaged;

@@ -8,12 +8,12 @@
 use modelsig_common::source::ModelRef;
 use modelsig_common::verifying::TrustPolicy;
 use modelsig_common::workflow::{HashOptions, verify_model};
-use modelsig_e2e::fixtures::Layout;
+use modelsig_e2e::fixtures::modelpack_tar_layout as layout_with_layer;
 use modelsig_e2e::tarcraft::{BLOCK, Magic, TarCraft, header, set_checksum};
 use modelsig_e2e::{Pki, python, run, translate};
 use sha2::Digest as _;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 fn must<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
@@ -73,42 +73,6 @@ struct Case {
 
 fn case(label: &str, tar: Vec<u8>, expect: Expect) -> Case {
     Case { label: label.into(), tar, expect, compression: "" }
-}
-
-/// A ModelPack layout holding one tar layer of the whole model (`org.cncf.model.filepath: .`).
-fn layout_with_layer(root: &Path, tar: &[u8], compression: &str) -> PathBuf {
-    let l = Layout::create(root);
-    let blob = match compression {
-        "+gzip" => {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            must(std::io::Write::write_all(&mut gz, tar));
-            must(gz.finish())
-        }
-        "+zstd" => must(zstd::encode_all(tar, 3)),
-        _ => tar.to_vec(),
-    };
-    let (digest, size) = l.put(&blob);
-    let diff_id = format!("sha256:{}", hex::encode(sha2::Sha256::digest(tar)));
-    let config = serde_json::json!({
-        "descriptor": { "name": "diff" },
-        "modelfs": { "type": "layers", "diffIds": [diff_id] },
-        "config": {},
-    });
-    let (cd, cs) = l.put(&must(serde_json::to_vec(&config)));
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "artifactType": "application/vnd.cncf.model.manifest.v1+json",
-        "config": { "mediaType": "application/vnd.cncf.model.config.v1+json", "digest": cd, "size": cs },
-        "layers": [{
-            "mediaType": format!("application/vnd.cncf.model.weight.v1.tar{compression}"),
-            "digest": digest, "size": size,
-            "annotations": { "org.cncf.model.filepath": "." }
-        }],
-    });
-    let d = l.put_manifest(&manifest);
-    l.write_index(&[("t", d)]);
-    root.to_path_buf()
 }
 
 /// The benign archive every crafted case starts from (ustar, with PAX for the long name).
