@@ -5,19 +5,19 @@
 //! `--ignore-paths`, `--ignore-git-paths/--no-ignore-git-paths`, `--allow_symlinks`,
 //! `--ignore_unsigned_files`.
 
-use crate::digest::HashAlgorithm;
+use crate::crypto::keyless::http::HttpTransport;
+use crate::crypto::keyless::signer::{IdentityToken, Services};
+use crate::crypto::keyless::trust_root::signing_services;
+use crate::crypto::keyless::{IdentityPolicy, trust_root::TrustedRoot};
+use crate::crypto::keys::PublicKey;
+use crate::crypto::signature::TrustPolicy;
+use crate::crypto::signing::SigningMaterial;
+use crate::crypto::x509::Cert;
 use crate::errors::{Error, KeyError};
-use crate::keyless::http::HttpTransport;
-use crate::keyless::signer::{IdentityToken, Services};
-use crate::keyless::trust_root::signing_services;
-use crate::keyless::{IdentityPolicy, trust_root::TrustedRoot};
-use crate::keys::PublicKey;
-use crate::manifest::{DEFAULT_SHARD_SIZE, Method};
-use crate::report::OutputFormat;
-use crate::signing::SigningMaterial;
-use crate::verifying::TrustPolicy;
-use crate::workflow::{HashOptions, SignSerialization};
-use crate::x509::Cert;
+use crate::formats::digest::HashAlgorithm;
+use crate::formats::manifest::{DEFAULT_SHARD_SIZE, Method};
+use crate::ops::report::OutputFormat;
+use crate::ops::workflow::{HashOptions, SignSerialization};
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 
@@ -538,7 +538,7 @@ pub fn exit(result: Result<i32, (Error, OutputFormat)>) -> ! {
     let code = match result {
         Ok(code) => code,
         Err((e, format)) => {
-            let text = crate::report::render_error(&e, format);
+            let text = crate::ops::report::render_error(&e, format);
             match format {
                 OutputFormat::Json => print!("{text}"),
                 OutputFormat::Text => eprint!("{text}"),

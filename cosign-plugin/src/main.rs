@@ -5,18 +5,20 @@
 //! lives in `modelsig-common`.
 
 use clap::{ArgAction, CommandFactory, Parser, Subcommand};
+use modelsig_common::attest::registry as attest;
 use modelsig_common::cli::{HashingArgs, OutputArgs, RegistryArgs};
+use modelsig_common::crypto::keyless::IdentityPolicy;
+use modelsig_common::crypto::keyless::trust_root::TrustedRoot;
+use modelsig_common::crypto::keys::PublicKey;
+use modelsig_common::crypto::signature::TrustPolicy;
+use modelsig_common::crypto::signing::SigningMaterial;
 use modelsig_common::errors::{Error, KeyError};
-use modelsig_common::keyless::IdentityPolicy;
-use modelsig_common::keyless::trust_root::TrustedRoot;
-use modelsig_common::keys::PublicKey;
+use modelsig_common::io::write_atomic;
+use modelsig_common::ops::report::{OutputFormat, VerifyReport};
+use modelsig_common::ops::source::ModelRef;
+use modelsig_common::ops::workflow::{HashOptions, SignSerialization, compute_manifest};
 use modelsig_common::registry::model::{RemoteVerifyOptions, remote_manifest};
-use modelsig_common::registry::{Client, Reference, attest};
-use modelsig_common::report::{OutputFormat, VerifyReport};
-use modelsig_common::signing::{SigningMaterial, write_atomic};
-use modelsig_common::source::ModelRef;
-use modelsig_common::verifying::TrustPolicy;
-use modelsig_common::workflow::{HashOptions, SignSerialization, compute_manifest};
+use modelsig_common::registry::{Client, Reference};
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -168,7 +170,7 @@ impl CosignTrust {
                 for p in &self.certificate_chain {
                     let b = std::fs::read(p).map_err(|source| KeyError::Io { path: p.clone(), source })?;
                     anchors.extend(
-                        modelsig_common::x509::Cert::from_pem_chain(&b).map_err(|e| KeyError::invalid(p.display().to_string(), e))?,
+                        modelsig_common::crypto::x509::Cert::from_pem_chain(&b).map_err(|e| KeyError::invalid(p.display().to_string(), e))?,
                     );
                 }
                 Ok(TrustPolicy::Certificate { anchors })
@@ -184,7 +186,7 @@ impl CosignTrust {
 #[derive(clap::Args)]
 struct CheckArgs {
     /// Predicate type to accept.
-    #[arg(long = "type", default_value = modelsig_common::predicate::PREDICATE_V1)]
+    #[arg(long = "type", default_value = modelsig_common::formats::predicate::PREDICATE_V1)]
     predicate_type: String,
     /// Also stream tar layers to check their files.
     #[arg(long)]
@@ -233,7 +235,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
                 }
                 m => compute_manifest(&m, &hashing.options(), SignSerialization::default()).map_err(fail)?,
             };
-            let json = serde_json::to_vec_pretty(&modelsig_common::cosign::predicate_json(&manifest))
+            let json = serde_json::to_vec_pretty(&modelsig_common::attest::cosign::predicate_json(&manifest))
                 .unwrap_or_default();
             match output {
                 Some(p) => write_atomic(&p, &json).map_err(|e| fail(e.into()))?,
@@ -261,7 +263,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
                 (Some(k), None, None) => {
                     let pw = std::env::var("COSIGN_PASSWORD").ok();
                     SigningMaterial::Key(
-                        modelsig_common::cosign::load_private_key(k, pw.as_deref())
+                        modelsig_common::attest::cosign::load_private_key(k, pw.as_deref())
                             .map_err(|e| fail(e.into()))?,
                     )
                 }

@@ -4,10 +4,10 @@
 use clap::{CommandFactory, Parser, Subcommand};
 use modelsig_common::cli::{HashingArgs, SerializationArgs, SignCommand, VerifyCommand};
 use modelsig_common::errors::Error;
-use modelsig_common::pack::{self, PackFormat, PackLayerFormat};
-use modelsig_common::report::OutputFormat;
-use modelsig_common::source::ModelRef;
-use modelsig_common::workflow;
+use modelsig_common::ops::report::OutputFormat;
+use modelsig_common::ops::source::ModelRef;
+use modelsig_common::ops::workflow;
+use modelsig_common::packaging::write::{self, PackFormat, PackLayerFormat};
 
 /// Sign and verify ML models, byte-compatible with model_signing (sigstore model-transparency).
 #[derive(Parser)]
@@ -150,7 +150,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             }
             let layer_format =
                 if format == PackFormat::Modelkit { PackLayerFormat::Tar } else { layer_format };
-            let (report, _) = pack::pack(
+            let (report, _) = write::pack(
                 &model,
                 &path,
                 reference.as_deref(),

@@ -8,14 +8,15 @@ use modelsig_common::cli::{
     AnyTrust, CertificateMaterial, CertificateTrust, HashingArgs, KeyMaterial, KeyTrust, OutputArgs,
     RegistryArgs, SigstoreMaterial, SigstoreTrust,
 };
+use modelsig_common::crypto::signature::TrustPolicy;
+use modelsig_common::crypto::signing::sign_manifest;
 use modelsig_common::errors::Error;
-use modelsig_common::pack::{PackFormat, PackLayerFormat};
+use modelsig_common::io::write_atomic;
+use modelsig_common::ops::report::OutputFormat;
+use modelsig_common::ops::source::ModelRef;
+use modelsig_common::packaging::write::{PackFormat, PackLayerFormat};
 use modelsig_common::registry::model as remote;
 use modelsig_common::registry::{Client, Reference};
-use modelsig_common::report::OutputFormat;
-use modelsig_common::signing::{sign_manifest, write_atomic};
-use modelsig_common::source::ModelRef;
-use modelsig_common::verifying::TrustPolicy;
 use std::path::PathBuf;
 
 /// Attach model signatures to OCI models and verify them from the registry.
@@ -280,7 +281,7 @@ fn verify(
 
 fn sign(
     args: &SignArgs<impl clap::Args>,
-    material: Result<modelsig_common::signing::SigningMaterial, Error>,
+    material: Result<modelsig_common::crypto::signing::SigningMaterial, Error>,
 ) -> Result<i32, (Error, OutputFormat)> {
     let fail = |e: Error| (e, OutputFormat::Text);
     let material = material.map_err(fail)?;
@@ -316,7 +317,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             let layout_dir = tmp.path().join("layout");
             let layer_format =
                 if format == PackFormat::Modelkit { PackLayerFormat::Tar } else { layer_format };
-            let (packed, _) = modelsig_common::pack::pack(
+            let (packed, _) = modelsig_common::packaging::write::pack(
                 &model,
                 &layout_dir,
                 Some("push"),
@@ -374,7 +375,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             let bytes = std::fs::read(&signature).map_err(|source| {
                 fail(modelsig_common::errors::SourceError::Io { path: signature.clone(), source }.into())
             })?;
-            modelsig_common::bundle::Bundle::from_json(&bytes, &signature.display().to_string())
+            modelsig_common::formats::bundle::Bundle::from_json(&bytes, &signature.display().to_string())
                 .map_err(|e| fail(Error::Format(e)))?;
             let out_err = |source| {
                 fail(modelsig_common::errors::OutputError { path: output_dir.clone(), source }.into())
@@ -382,13 +383,13 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             std::fs::create_dir_all(&output_dir).map_err(out_err)?;
             write_atomic(&output_dir.join("model.sig"), &bytes).map_err(|e| fail(e.into()))?;
             let annotations = serde_json::json!({ "$manifest": {
-                modelsig_common::referrer::ANNOTATION_CONTENT: "dsse-envelope",
-                modelsig_common::referrer::ANNOTATION_PREDICATE_TYPE: modelsig_common::predicate::PREDICATE_V1,
+                modelsig_common::oci::referrer::ANNOTATION_CONTENT: "dsse-envelope",
+                modelsig_common::oci::referrer::ANNOTATION_PREDICATE_TYPE: modelsig_common::formats::predicate::PREDICATE_V1,
             }});
             let ann_path = output_dir.join("annotations.json");
             write_atomic(&ann_path, &serde_json::to_vec_pretty(&annotations).unwrap_or_default())
                 .map_err(|e| fail(e.into()))?;
-            let mt = modelsig_common::referrer::BUNDLE_MEDIA_TYPE;
+            let mt = modelsig_common::oci::referrer::BUNDLE_MEDIA_TYPE;
             println!(
                 "(cd {} && oras attach --artifact-type {mt} --annotation-file annotations.json {reference} model.sig:{mt})",
                 output_dir.display()

@@ -1,8 +1,8 @@
 //! Tampering with a model or its signature makes verification fail.
 
 use super::vectors::{cases, verify_args};
-use modelsig_common::source::ModelRef;
-use modelsig_common::workflow::{HashOptions, verify_model};
+use modelsig_common::ops::source::ModelRef;
+use modelsig_common::ops::workflow::{HashOptions, verify_model};
 use modelsig_e2e::{copy_tree, flip_byte, translate, vectors};
 use std::path::{Path, PathBuf};
 
@@ -155,22 +155,23 @@ fn every_byte_of_every_model_sig_matters() {
     println!("model.sig byte flips rejected: {total}");
 }
 
-fn policy_for(root: &Path, flags: &[String]) -> modelsig_common::verifying::TrustPolicy {
-    use modelsig_common::keyless::{IdentityPolicy, trust_root::TrustedRoot};
-    use modelsig_common::verifying::TrustPolicy;
+fn policy_for(root: &Path, flags: &[String]) -> modelsig_common::crypto::signature::TrustPolicy {
+    use modelsig_common::crypto::keyless::{IdentityPolicy, trust_root::TrustedRoot};
+    use modelsig_common::crypto::signature::TrustPolicy;
     let get = |name: &str| {
         flags.windows(2).find(|w| w[0] == name).map(|w| root.join(w[1].trim_start_matches("./")))
     };
     match flags[0].as_str() {
         "key" => TrustPolicy::Key(
-            modelsig_common::keys::PublicKey::from_pem_file(&get("--public_key").unwrap_or_default())
+            modelsig_common::crypto::keys::PublicKey::from_pem_file(&get("--public_key").unwrap_or_default())
                 .unwrap_or_else(|e| panic!("{e}")),
         ),
         "certificate" => {
             let text = std::fs::read(get("--certificate_chain").unwrap_or_default())
                 .unwrap_or_else(|e| panic!("{e}"));
             TrustPolicy::Certificate {
-                anchors: modelsig_common::x509::Cert::from_pem_chain(&text).unwrap_or_else(|e| panic!("{e}")),
+                anchors: modelsig_common::crypto::x509::Cert::from_pem_chain(&text)
+                    .unwrap_or_else(|e| panic!("{e}")),
             }
         }
         _ => {

@@ -5,9 +5,9 @@
 //! Python `tarfile`. Whenever our verify accepts, both extracted trees must equal the
 //! signed model byte for byte.
 
-use modelsig_common::source::ModelRef;
-use modelsig_common::verifying::TrustPolicy;
-use modelsig_common::workflow::{HashOptions, verify_model};
+use modelsig_common::crypto::signature::TrustPolicy;
+use modelsig_common::ops::source::ModelRef;
+use modelsig_common::ops::workflow::{HashOptions, verify_model};
 use modelsig_e2e::fixtures::modelpack_tar_layout as layout_with_layer;
 use modelsig_e2e::tarcraft::{BLOCK, Magic, TarCraft, header, set_checksum};
 use modelsig_e2e::{Pki, python, run, translate};
@@ -396,7 +396,7 @@ fn tar_layers_verify_only_when_gnu_tar_and_python_extract_the_signed_files() {
         &["sign", "key", "model", "--private_key", &pki.path("key.pem"), "--signature", "model.sig"],
     )
     .ok("sign");
-    let policy = TrustPolicy::Key(must(modelsig_common::keys::PublicKey::from_pem_file(Path::new(
+    let policy = TrustPolicy::Key(must(modelsig_common::crypto::keys::PublicKey::from_pem_file(Path::new(
         &pki.path("key.pub"),
     ))));
     let opts = HashOptions { quiet: true, threads: 1, ..HashOptions::default() };
@@ -425,7 +425,7 @@ fn tar_layers_verify_only_when_gnu_tar_and_python_extract_the_signed_files() {
         );
         let (accepted, why) = match outcome {
             Ok(r) if r.verified => (true, String::new()),
-            Ok(r) => (false, r.render(modelsig_common::report::OutputFormat::Text)),
+            Ok(r) => (false, r.render(modelsig_common::ops::report::OutputFormat::Text)),
             Err(e) => (false, e.to_string()),
         };
         let gnu = work.join(format!("{i}.gnu"));

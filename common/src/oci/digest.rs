@@ -19,7 +19,7 @@ impl OciDigest {
 
     /// Digest of some bytes.
     pub fn of(data: &[u8]) -> Self {
-        Self::from_sha256(&crate::digest::sha256(data))
+        Self::from_sha256(&crate::formats::digest::sha256(data))
     }
 
     /// The 64 hex characters.

@@ -45,11 +45,11 @@ impl OciLayout {
         let err = |path: PathBuf| move |source| OutputError { path, source };
         std::fs::create_dir_all(root.join("blobs/sha256")).map_err(err(root.join("blobs/sha256")))?;
         if !root.join("oci-layout").exists() {
-            crate::signing::write_atomic(&root.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+            crate::io::write_atomic(&root.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         }
         if !root.join("index.json").exists() {
             let index = serde_json::to_vec(&ImageIndex::new()).unwrap_or_default();
-            crate::signing::write_atomic(&root.join("index.json"), &index)?;
+            crate::io::write_atomic(&root.join("index.json"), &index)?;
         }
         Ok(Self { root: root.to_path_buf() })
     }
@@ -161,7 +161,7 @@ impl OciLayout {
         };
         index.manifests.push(desc);
         let bytes = serde_json::to_vec(&index).unwrap_or_default();
-        crate::signing::write_atomic(&self.root.join("index.json"), &bytes)
+        crate::io::write_atomic(&self.root.join("index.json"), &bytes)
             .map_err(|e| OciError::Layout { path: e.path, problem: e.source.to_string() })
     }
 }

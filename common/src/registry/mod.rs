@@ -2,7 +2,6 @@
 //! referrers support, and the model operations built on it (push, attach, discover, verify
 //! from manifest + signature only, verified pull, sign in place).
 
-pub mod attest;
 pub mod auth;
 pub mod client;
 pub mod model;

@@ -8,20 +8,20 @@
 
 use super::client::{Client, ClientOptions, FetchedManifest, Repo};
 use super::reference::Reference;
-use crate::bundle::Bundle;
+use crate::crypto::signature::{TrustPolicy, VerifiedSignature, verify_bundle};
 use crate::errors::{Error, OciError, RegistryError, SignatureError, SourceError};
+use crate::formats::bundle::Bundle;
+use crate::formats::manifest::{Manifest, Serialization};
 use crate::hashing::{NoProgress, StreamHasher};
-use crate::layer_stream::{tar_failure, unpacked_limit, unpacked_stream};
-use crate::manifest::{Manifest, Serialization};
-use crate::modelpack::LayerFormat;
+use crate::oci::layer_stream::{tar_failure, unpacked_limit, unpacked_stream};
+use crate::oci::modelpack::LayerFormat;
+use crate::oci::referrer;
+use crate::oci::tar_archive::{MemberKind, TarLimits, TarReader};
 use crate::oci::{BlobStore, Descriptor, ImageManifest, MEDIA_TYPE_MANIFEST, OciDigest, OciLayout};
-use crate::packaged::PackagedModel;
-use crate::referrer;
-use crate::report::VerifyReport;
-use crate::source::{HashRequest, ModelSource, signed_paths};
-use crate::tar_archive::{MemberKind, TarLimits, TarReader};
-use crate::verifying::{TrustPolicy, VerifiedSignature, verify_bundle};
-use crate::workflow::HashOptions;
+use crate::ops::report::VerifyReport;
+use crate::ops::source::{HashRequest, ModelSource, signed_paths};
+use crate::ops::workflow::HashOptions;
+use crate::packaging::read::PackagedModel;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
@@ -255,9 +255,9 @@ pub struct RemoteVerifyOptions {
 }
 
 fn serialization_for(signed: &Manifest, opts: &HashOptions) -> Serialization {
-    let mut ignore = crate::model_dir::ignore_list(&[], opts.ignore_git_paths);
+    let mut ignore = crate::hashing::model_dir::ignore_list(&[], opts.ignore_git_paths);
     let cli = opts.ignore_paths.iter().filter_map(|p| p.to_str());
-    crate::model_dir::add_ignores(
+    crate::hashing::model_dir::add_ignores(
         &mut ignore,
         cli.chain(signed.serialization.ignore_paths.iter().map(String::as_str)),
     );
@@ -480,8 +480,8 @@ fn precheck(
     wanted: &HashSet<String>,
     out: &Path,
 ) -> Result<(), Error> {
-    let digest_is_resource =
-        ser.method == crate::manifest::Method::Files && ser.hash == crate::digest::HashAlgorithm::Sha256;
+    let digest_is_resource = ser.method == crate::formats::manifest::Method::Files
+        && ser.hash == crate::formats::digest::HashAlgorithm::Sha256;
     let mut claimed: HashMap<&str, usize> = HashMap::new();
     let mut needed: u64 = 0;
     for (i, layer) in model.layers.iter().enumerate() {
@@ -650,10 +650,10 @@ pub fn remote_manifest(
         hash.ignore_paths.iter().filter_map(|p| p.to_str().map(str::to_owned)).collect();
     ignore.extend(model.implicit_ignores());
     let serialization = Serialization {
-        method: crate::manifest::Method::Files,
-        hash: crate::digest::HashAlgorithm::Sha256,
+        method: crate::formats::manifest::Method::Files,
+        hash: crate::formats::digest::HashAlgorithm::Sha256,
         allow_symlinks: hash.allow_symlinks,
-        ignore_paths: crate::model_dir::ignore_list(&ignore, hash.ignore_git_paths),
+        ignore_paths: crate::hashing::model_dir::ignore_list(&ignore, hash.ignore_git_paths),
     };
     let req = HashRequest {
         serialization,

@@ -1,0 +1,254 @@
+//! cosign interoperability (sigstore/cosign v3 `specs/ATTESTATION_SPEC.md`,
+//! `BUNDLE_SPEC.md`, `pkg/cosign/keys.go`): attestations whose statement subject is the OCI
+//! **manifest digest** and whose predicate is the model_signing v1.0 predicate, stored as
+//! cosign stores them, and cosign's encrypted key files.
+//!
+//! cosign only accepts an attestation whose subject digest is the image manifest digest,
+//! while a model_signing statement's subject is the digest of the file digests; this
+//! statement carries the model_signing predicate with a cosign subject, so an admission
+//! policy can pin the manifest and still know every file's digest.
+//!
+//! Storage: the new bundle format (a referrer, see [`crate::oci::referrer`], with the predicate
+//! type annotation) or the legacy `sha256-<hex>.att` tag: one manifest whose layers are DSSE
+//! envelopes (`application/vnd.dsse.envelope.v1+json`) annotated with `predicateType` and an
+//! empty `dev.cosignproject.cosign/signature`, appended to the attestations already there.
+
+use crate::crypto::keys::PrivateKey;
+use crate::errors::{Error, KeyError, SignatureError};
+use crate::formats::dsse::Envelope;
+use crate::formats::intoto::{STATEMENT_V1, Statement, Subject};
+use crate::formats::manifest::Manifest;
+use crate::oci::{Descriptor, ImageManifest, MEDIA_TYPE_MANIFEST, OciDigest};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use std::collections::BTreeMap;
+
+/// Media type of legacy attestation layers.
+pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// Legacy signature annotation (empty for attestations: the signature is in the envelope).
+pub const ANNOTATION_SIGNATURE: &str = "dev.cosignproject.cosign/signature";
+/// Legacy predicate type annotation.
+pub const ANNOTATION_PREDICATE_TYPE: &str = "predicateType";
+/// Legacy certificate annotation.
+pub const ANNOTATION_CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
+/// Legacy chain annotation.
+pub const ANNOTATION_CHAIN: &str = "dev.sigstore.cosign/chain";
+
+/// The attestation statement: subject = the manifest digest, predicate = model_signing's.
+pub fn statement(subject_name: &str, manifest_digest: &OciDigest, model: &Manifest) -> Statement {
+    let mstmt = crate::formats::predicate::statement_for(model);
+    Statement {
+        type_: STATEMENT_V1.to_owned(),
+        subject: vec![Subject {
+            name: subject_name.to_owned(),
+            digest: BTreeMap::from([("sha256".to_owned(), manifest_digest.hex().to_owned())]),
+            annotations: None,
+        }],
+        predicate_type: crate::formats::predicate::PREDICATE_V1.to_owned(),
+        predicate: mstmt.predicate,
+    }
+}
+
+/// The model_signing predicate alone (what `cosign attest --predicate` takes).
+pub fn predicate_json(model: &Manifest) -> serde_json::Value {
+    crate::formats::predicate::statement_for(model).predicate
+}
+
+/// Parses the predicate of a statement whose subject is the manifest into the manifest it
+/// lists (the subject digest of a model_signing statement does not apply here).
+pub fn manifest_from_predicate(
+    name: &str,
+    predicate: &serde_json::Value,
+) -> Result<Manifest, SignatureError> {
+    let resources = predicate.get("resources").cloned().unwrap_or_default();
+    let mut h = crate::formats::digest::HashAlgorithm::Sha256.hasher();
+    for r in resources.as_array().into_iter().flatten() {
+        let d = hex::decode(r["digest"].as_str().unwrap_or_default())
+            .map_err(|_| SignatureError::Statement("predicate resource digest is not hex".into()))?;
+        h.update(&d);
+    }
+    let fake = Statement {
+        type_: STATEMENT_V1.to_owned(),
+        subject: vec![Subject {
+            name: name.to_owned(),
+            digest: BTreeMap::from([("sha256".to_owned(), h.finalize().hex())]),
+            annotations: None,
+        }],
+        predicate_type: crate::formats::predicate::PREDICATE_V1.to_owned(),
+        predicate: predicate.clone(),
+    };
+    crate::formats::predicate::manifest_from_statement(&fake)
+}
+
+/// Checks a verified statement against what cosign requires: predicate type and a subject
+/// whose sha256 is the manifest digest. Returns the model manifest it lists.
+pub fn check_statement(
+    payload: &[u8],
+    manifest_digest: &OciDigest,
+    predicate_type: &str,
+) -> Result<Manifest, SignatureError> {
+    let stmt: Statement = serde_json::from_slice(payload)
+        .map_err(|e| SignatureError::Statement(format!("payload is not an in-toto statement: {e}")))?;
+    if stmt.predicate_type != predicate_type {
+        return Err(SignatureError::Statement(format!(
+            "predicate type is `{}`, expected `{predicate_type}`",
+            stmt.predicate_type
+        )));
+    }
+    if !stmt.subject.iter().any(|s| s.digest.get("sha256").map(String::as_str) == Some(manifest_digest.hex()))
+    {
+        return Err(SignatureError::Statement(format!(
+            "no statement subject has the manifest digest {manifest_digest} (subjects: {:?})",
+            stmt.subject
+                .iter()
+                .map(|s| s.digest.get("sha256").cloned().unwrap_or_default())
+                .collect::<Vec<_>>()
+        )));
+    }
+    let name = stmt.subject.first().map(|s| s.name.clone()).unwrap_or_default();
+    manifest_from_predicate(&name, &stmt.predicate)
+}
+
+/// The legacy `.att` manifest: existing attestation layers plus a new DSSE envelope layer.
+/// Returns the config blob and the manifest.
+pub fn legacy_att_manifest(
+    existing: Option<&ImageManifest>,
+    envelope: &Descriptor,
+    predicate_type: &str,
+    certs: Option<(&str, &str)>,
+) -> (Vec<u8>, ImageManifest) {
+    let mut layers: Vec<Descriptor> = existing.map(|m| m.layers.clone()).unwrap_or_default();
+    layers.retain(|l| l.digest_str != envelope.digest_str);
+    let mut layer = Descriptor { media_type: DSSE_MEDIA_TYPE.into(), ..envelope.clone() }
+        .annotate(ANNOTATION_SIGNATURE, "")
+        .annotate(ANNOTATION_PREDICATE_TYPE, predicate_type);
+    if let Some((cert, chain)) = certs {
+        layer = layer.annotate(ANNOTATION_CERTIFICATE, cert).annotate(ANNOTATION_CHAIN, chain);
+    }
+    layers.push(layer);
+    let diff_ids: Vec<String> = layers.iter().map(|l| l.digest_str.clone()).collect();
+    let config = serde_json::json!({
+        "architecture": "", "created": "0001-01-01T00:00:00Z",
+        "history": [{ "created": "0001-01-01T00:00:00Z" }],
+        "os": "", "rootfs": { "type": "layers", "diff_ids": diff_ids }, "config": {},
+    });
+    let config = serde_json::to_vec(&config).unwrap_or_default();
+    let manifest = ImageManifest {
+        schema_version: 2,
+        media_type: Some(MEDIA_TYPE_MANIFEST.into()),
+        artifact_type: None,
+        config: Descriptor::new(
+            "application/vnd.oci.image.config.v1+json",
+            &OciDigest::of(&config),
+            config.len() as u64,
+        ),
+        layers,
+        subject: None,
+        annotations: None,
+    };
+    (config, manifest)
+}
+
+/// The legacy attestation tag of a manifest digest.
+pub fn att_tag(digest: &OciDigest) -> String {
+    format!("sha256-{}.att", digest.hex())
+}
+
+/// Reads a cosign key file: `ENCRYPTED SIGSTORE/COSIGN PRIVATE KEY` (scrypt + NaCl
+/// secretbox around a PKCS#8 key; password from `COSIGN_PASSWORD`), or a plain PEM key.
+pub fn load_private_key(path: &std::path::Path, password: Option<&str>) -> Result<PrivateKey, KeyError> {
+    let what = path.display().to_string();
+    let text = std::fs::read(path).map_err(|source| KeyError::Io { path: path.to_path_buf(), source })?;
+    let (label, body) = crate::crypto::keys::pem_decode(&text, &what)?;
+    if label != "ENCRYPTED SIGSTORE PRIVATE KEY" && label != "ENCRYPTED COSIGN PRIVATE KEY" {
+        return PrivateKey::from_pem(&text, password, &what);
+    }
+    let der = decrypt_cosign_key(&body, password.unwrap_or(""), &what)?;
+    let pem = crate::crypto::keys::pem_encode("PRIVATE KEY", &der);
+    PrivateKey::from_pem(pem.as_bytes(), None, &what)
+}
+
+/// Decrypts the JSON body of a cosign encrypted key.
+pub fn decrypt_cosign_key(body: &[u8], password: &str, what: &str) -> Result<Vec<u8>, KeyError> {
+    use xsalsa20poly1305::aead::{Aead, KeyInit};
+    let bad = |p: &str| KeyError::invalid(what, p.to_owned());
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| bad("encrypted key body is not JSON"))?;
+    if v["kdf"]["name"] != "scrypt" || v["cipher"]["name"] != "nacl/secretbox" {
+        return Err(bad("unsupported encrypted key (expected scrypt + nacl/secretbox)"));
+    }
+    let p = &v["kdf"]["params"];
+    let n = p["N"].as_u64().filter(|n| n.is_power_of_two() && *n > 1).ok_or_else(|| bad("bad scrypt N"))?;
+    let (r, par) = (p["r"].as_u64().unwrap_or(8) as u32, p["p"].as_u64().unwrap_or(1) as u32);
+    let b = |k: &str| {
+        B64.decode(v.pointer(k).and_then(|x| x.as_str()).unwrap_or_default())
+            .map_err(|_| bad("bad base64 in key"))
+    };
+    let (salt, nonce, ct) = (b("/kdf/salt")?, b("/cipher/nonce")?, b("/ciphertext")?);
+    if nonce.len() != 24 {
+        return Err(bad("bad secretbox nonce"));
+    }
+    let params = scrypt::Params::new(n.trailing_zeros() as u8, r, par, 32)
+        .map_err(|_| bad("bad scrypt parameters"))?;
+    let mut key = [0u8; 32];
+    scrypt::scrypt(password.as_bytes(), &salt, &params, &mut key).map_err(|_| bad("scrypt failed"))?;
+    let cipher = xsalsa20poly1305::XSalsa20Poly1305::new(&key.into());
+    cipher.decrypt(xsalsa20poly1305::Nonce::from_slice(&nonce), ct.as_ref()).map_err(|_| KeyError::Password {
+        what: what.into(),
+        problem: "cannot decrypt the cosign key: wrong COSIGN_PASSWORD".into(),
+    })
+}
+
+/// Encrypts a PKCS#8 key the way `cosign generate-key-pair` does (for tests and tooling).
+pub fn encrypt_cosign_key(pkcs8_der: &[u8], password: &str, log_n: u8) -> Result<String, KeyError> {
+    use rand_core::RngCore;
+    use xsalsa20poly1305::aead::{Aead, KeyInit};
+    let mut salt = [0u8; 32];
+    let mut nonce = [0u8; 24];
+    rand_core::OsRng.fill_bytes(&mut salt);
+    rand_core::OsRng.fill_bytes(&mut nonce);
+    let params = scrypt::Params::new(log_n, 8, 1, 32)
+        .map_err(|_| KeyError::invalid("cosign key", "bad scrypt parameters"))?;
+    let mut key = [0u8; 32];
+    scrypt::scrypt(password.as_bytes(), &salt, &params, &mut key)
+        .map_err(|_| KeyError::invalid("cosign key", "scrypt failed"))?;
+    let ct = xsalsa20poly1305::XSalsa20Poly1305::new(&key.into())
+        .encrypt(xsalsa20poly1305::Nonce::from_slice(&nonce), pkcs8_der)
+        .map_err(|_| KeyError::invalid("cosign key", "encryption failed"))?;
+    let body = serde_json::json!({
+        "kdf": { "name": "scrypt", "params": { "N": 1u64 << log_n, "r": 8, "p": 1 }, "salt": B64.encode(salt) },
+        "cipher": { "name": "nacl/secretbox", "nonce": B64.encode(nonce) },
+        "ciphertext": B64.encode(ct),
+    });
+    Ok(crate::crypto::keys::pem_encode("ENCRYPTED SIGSTORE PRIVATE KEY", body.to_string().as_bytes()))
+}
+
+/// The DSSE envelope of a legacy attestation layer or a bundle.
+pub fn envelope_of(bytes: &[u8]) -> Result<Envelope, Error> {
+    if let Ok(b) = crate::formats::bundle::Bundle::from_json(bytes, "attestation") {
+        return Ok(b.envelope().map_err(SignatureError::from)?.clone());
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| SignatureError::Statement(format!("not a DSSE envelope: {e}")).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pkcs8::EncodePrivateKey;
+
+    #[test]
+    fn cosign_key_files_round_trip_and_need_the_password() -> Result<(), Box<dyn std::error::Error>> {
+        let sk = p256::SecretKey::random(&mut rand_core::OsRng);
+        let der = sk.to_pkcs8_der()?;
+        let pem = encrypt_cosign_key(der.as_bytes(), "pw", 10)?;
+        let t = tempfile::tempdir()?;
+        let path = t.path().join("cosign.key");
+        std::fs::write(&path, &pem)?;
+        let k = load_private_key(&path, Some("pw"))?;
+        let sig = k.sign(b"msg")?;
+        assert!(k.public_key().verify(b"msg", &sig));
+        assert!(matches!(load_private_key(&path, Some("nope")), Err(KeyError::Password { .. })));
+        Ok(())
+    }
+}

@@ -1,0 +1,243 @@
+//! cosign-compatible model attestations on a registry (see [`crate::attest::cosign`]): write them in
+//! cosign's new bundle format or its legacy `.att` tag, find and verify them like
+//! `cosign verify-attestation` (signature, subject digest = manifest digest, predicate
+//! type), then check the predicate's files against the manifest's layers.
+
+use crate::attest::cosign;
+use crate::crypto::signature::{Signer, TrustPolicy, verify_signed_payload};
+use crate::crypto::signing::{SigningMaterial, sign_payload};
+use crate::errors::{Error, SignatureError};
+use crate::formats::bundle::{BUNDLE_V03, Bundle, CertificateChain, RawBytes, VerificationMaterial};
+use crate::formats::dsse::Envelope;
+use crate::formats::manifest::Manifest;
+use crate::oci::referrer;
+use crate::oci::{BlobStore, Descriptor, ImageManifest, MEDIA_TYPE_MANIFEST, OciDigest};
+use crate::ops::report::VerifyReport;
+use crate::ops::workflow::HashOptions;
+use crate::packaging::read::PackagedModel;
+use crate::registry::client::{Client, FetchedManifest};
+use crate::registry::model::{RemoteVerifyOptions, check_files, remote_manifest, resolve};
+use crate::registry::reference::Reference;
+use serde::Serialize;
+use std::time::Instant;
+
+/// What `attest` wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttestReport {
+    /// The pinned manifest.
+    pub subject: String,
+    /// Where the attestation is: referrer digest or `.att` tag.
+    pub stored_as: String,
+    /// Files listed in the predicate.
+    pub resources: usize,
+}
+
+/// Attests a model: statement subject = the manifest digest, predicate = model_signing's.
+pub fn attest(
+    target: &Reference,
+    client: &Client,
+    material: &SigningMaterial,
+    new_format: bool,
+    hash: &HashOptions,
+) -> Result<AttestReport, Error> {
+    let repo = client.repo(&target.repository);
+    let subject = resolve(&repo, target)?.desc;
+    let digest = subject.digest()?;
+    let pinned = target.pinned(&digest);
+    let (model, _) = remote_manifest(&pinned, client, hash)?;
+    let name = format!("{}/{}", target.registry, target.repository);
+    let payload = cosign::statement(&name, &digest, &model).to_payload();
+    let bundle = sign_payload(&payload, material)?;
+    let stored_as = if new_format {
+        let bytes = bundle.to_json();
+        let blob = Descriptor { media_type: referrer::BUNDLE_MEDIA_TYPE.into(), ..repo.push_bytes(&bytes)? };
+        repo.push_bytes(referrer::EMPTY_CONFIG)?;
+        let manifest = referrer::signature_manifest(&subject, &blob, &referrer::now_rfc3339()).to_json();
+        repo.push_referrer(&manifest, &digest, referrer::BUNDLE_MEDIA_TYPE)?.digest_str
+    } else {
+        let envelope = bundle.envelope().map_err(SignatureError::from)?;
+        let env_bytes = serde_json::to_vec(envelope).unwrap_or_default();
+        let env_desc = repo.push_bytes(&env_bytes)?;
+        let tag = cosign::att_tag(&digest);
+        let existing = match repo.fetch_manifest(&tag)? {
+            Some(m) => Some(ImageManifest::from_json(&m.bytes, &tag)?),
+            None => None,
+        };
+        let chain_pems = match material {
+            SigningMaterial::Certificate { chain, .. } => {
+                let pems: Vec<String> =
+                    chain.iter().map(|c| crate::crypto::keys::pem_encode("CERTIFICATE", c.der())).collect();
+                pems.split_first().map(|(leaf, rest)| (leaf.clone(), rest.concat()))
+            }
+            _ => None,
+        };
+        let certs = chain_pems.as_ref().map(|(l, c)| (l.as_str(), c.as_str()));
+        let (config, manifest) = cosign::legacy_att_manifest(
+            existing.as_ref(),
+            &env_desc,
+            crate::formats::predicate::PREDICATE_V1,
+            certs,
+        );
+        repo.push_bytes(&config)?;
+        repo.push_manifest(&tag, &manifest.to_json(), MEDIA_TYPE_MANIFEST)?;
+        tag
+    };
+    Ok(AttestReport { subject: subject.digest_str, stored_as, resources: model.len() })
+}
+
+/// Every attestation envelope of a manifest: new-format bundles and legacy `.att` layers,
+/// as `(where, bundle)`; legacy envelopes get a bundle built from their annotations.
+fn candidates(
+    client: &Client,
+    target: &Reference,
+    digest: &OciDigest,
+) -> Result<Vec<(String, Bundle)>, Error> {
+    let repo = client.repo(&target.repository);
+    let mut out = Vec::new();
+    let (refs, _) = repo.referrers(digest)?;
+    for d in refs.iter().filter(|d| referrer::is_bundle_referrer(d)) {
+        let Some(m) = repo.fetch_manifest(&d.digest_str)? else { continue };
+        let Ok(rm) = ImageManifest::from_json(&m.bytes, "referrer") else { continue };
+        if rm.subject.as_ref().map(|s| &s.digest_str) != Some(&digest.to_string()) {
+            continue;
+        }
+        let Some(layer) = referrer::bundle_layer(&rm) else { continue };
+        let bytes = repo.read_blob(layer, "attestation bundle")?;
+        if let Ok(b) = Bundle::from_json(&bytes, "attestation bundle") {
+            out.push((d.digest_str.clone(), b));
+        }
+    }
+    if let Some(m) = repo.fetch_manifest(&cosign::att_tag(digest))? {
+        let att = ImageManifest::from_json(&m.bytes, "attestations")?;
+        for layer in att.layers.iter().filter(|l| l.media_type == cosign::DSSE_MEDIA_TYPE) {
+            let bytes = repo.read_blob(layer, "attestation envelope")?;
+            let Ok(env) = serde_json::from_slice::<Envelope>(&bytes) else { continue };
+            out.push((
+                format!("{} layer {}", cosign::att_tag(digest), layer.digest_str),
+                legacy_bundle(env, layer),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn legacy_bundle(envelope: Envelope, layer: &Descriptor) -> Bundle {
+    let mut certs = Vec::new();
+    for key in [cosign::ANNOTATION_CERTIFICATE, cosign::ANNOTATION_CHAIN] {
+        if let Some(pem) = layer.annotation(key)
+            && let Ok(chain) = crate::crypto::x509::Cert::from_pem_chain(pem.as_bytes())
+        {
+            certs.extend(chain.iter().map(|c| RawBytes::new(c.der())));
+        }
+    }
+    Bundle {
+        media_type: BUNDLE_V03.into(),
+        verification_material: VerificationMaterial {
+            x509_certificate_chain: (!certs.is_empty()).then_some(CertificateChain { certificates: certs }),
+            ..Default::default()
+        },
+        dsse_envelope: Some(envelope),
+        message_signature: None,
+    }
+}
+
+/// Verifies the model attestations of a reference like `cosign verify-attestation`, then
+/// checks the predicate's files against the manifest's layers.
+pub fn verify_attestation(
+    target: &Reference,
+    client: &Client,
+    policy: &TrustPolicy,
+    predicate_type: &str,
+    hash: &HashOptions,
+    opts: &RemoteVerifyOptions,
+) -> Result<VerifyReport, Error> {
+    let started = Instant::now();
+    let mut report = VerifyReport::new(target.to_string(), "attestation".into());
+    let repo = client.repo(&target.repository);
+    let fetched = resolve(&repo, target)?;
+    let digest = fetched.desc.digest()?;
+    report.subject = Some(digest.to_string());
+    let mut reasons = Vec::new();
+    let mut found: Option<(Manifest, Signer)> = None;
+    for (wher, bundle) in candidates(client, target, &digest)? {
+        let checked = verify_signed_payload(&bundle, policy).and_then(|(payload, signer)| {
+            cosign::check_statement(&payload, &digest, predicate_type).map(|m| (m, signer))
+        });
+        match checked {
+            Ok(ok) => {
+                found = Some(ok);
+                break;
+            }
+            Err(e) => reasons.push(format!("{wher}: {e}")),
+        }
+    }
+    let Some((signed, signer)) = found else {
+        report.bytes_transferred = Some(client.downloaded());
+        let why = if reasons.is_empty() {
+            format!("no attestations found for {target} ({digest})")
+        } else {
+            reasons.join("; ")
+        };
+        return Ok(report.failed(format!("no matching attestations: {why}"), started));
+    };
+    report.signer = Some(signer);
+    report.predicate_type = Some(predicate_type.to_owned());
+    check_layers(target, client, &fetched, &signed, hash, opts, report, started)
+}
+
+/// Checks the attested files against the pinned manifest's layers.
+#[allow(clippy::too_many_arguments)]
+fn check_layers(
+    target: &Reference,
+    client: &Client,
+    fetched: &FetchedManifest,
+    signed: &Manifest,
+    hash: &HashOptions,
+    opts: &RemoteVerifyOptions,
+    report: VerifyReport,
+    started: Instant,
+) -> Result<VerifyReport, Error> {
+    let name = target.repository.rsplit('/').next().unwrap_or("model").to_owned();
+    let store: Box<dyn BlobStore + Send + '_> = Box::new(client.repo(&target.repository));
+    let mut model = PackagedModel::from_manifest(store, fetched.desc.clone(), &fetched.bytes, name)?;
+    check_files(&mut model, signed, hash, opts, report, started, client)
+}
+
+/// Checks attestation envelopes already verified by `cosign verify-attestation` (its
+/// stdout: one DSSE envelope JSON per line) against a reference's manifest and layers.
+pub fn check_cosign_output(
+    target: &Reference,
+    client: &Client,
+    cosign_stdout: &str,
+    predicate_type: &str,
+    hash: &HashOptions,
+    opts: &RemoteVerifyOptions,
+) -> Result<VerifyReport, Error> {
+    let started = Instant::now();
+    let mut report = VerifyReport::new(target.to_string(), "cosign verify-attestation output".into());
+    let repo = client.repo(&target.repository);
+    let fetched = resolve(&repo, target)?;
+    let digest = fetched.desc.digest()?;
+    report.subject = Some(digest.to_string());
+    let mut reasons = Vec::new();
+    let mut signed = None;
+    for (i, line) in cosign_stdout.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let res = cosign::envelope_of(line.as_bytes())
+            .and_then(|env| Ok(env.payload_bytes().map_err(SignatureError::from)?))
+            .and_then(|payload| Ok(cosign::check_statement(&payload, &digest, predicate_type)?));
+        match res {
+            Ok(m) => {
+                signed = Some(m);
+                break;
+            }
+            Err(e) => reasons.push(format!("line {}: {e}", i + 1)),
+        }
+    }
+    let Some(signed) = signed else {
+        let why =
+            if reasons.is_empty() { "no envelopes on standard input".to_owned() } else { reasons.join("; ") };
+        return Ok(report.failed(format!("no model attestation for {digest}: {why}"), started));
+    };
+    report.predicate_type = Some(predicate_type.to_owned());
+    check_layers(target, client, &fetched, &signed, hash, opts, report, started)
+}

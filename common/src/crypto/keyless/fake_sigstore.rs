@@ -1,0 +1,412 @@
+//! An in-process fake Fulcio + Rekor (+ CT log) for testing keyless signing and
+//! verification without any network: it issues real certificates with embedded SCTs,
+//! real signed entry timestamps, inclusion proofs and checkpoints, from its own keys.
+
+use super::signer::{IdentityToken, Services, Transport, sign_keyless, tlog_entry_from_rekor};
+use super::trust_root::{CertAuthority, LogKey, TrustedRoot};
+use crate::crypto::keys::{PublicKey, pem_encode};
+use crate::crypto::x509::Cert;
+use crate::formats::digest::sha256;
+use crate::formats::dsse::Envelope;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
+use const_oid::{AssociatedOid, ObjectIdentifier};
+use der::Encode;
+use ecdsa::signature::hazmat::PrehashSigner;
+use pkcs8::EncodePublicKey;
+use std::cell::Cell;
+use std::str::FromStr;
+use std::time::Duration;
+use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectAltName};
+use x509_cert::name::Name;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::spki::SubjectPublicKeyInfoOwned;
+use x509_cert::time::Validity;
+
+type Key = p256::ecdsa::SigningKey;
+
+fn new_key() -> Key {
+    Key::random(&mut rand_core::OsRng)
+}
+
+fn spki_der(k: &Key) -> Vec<u8> {
+    p256::PublicKey::from(k.verifying_key()).to_public_key_der().map(|d| d.into_vec()).unwrap_or_default()
+}
+
+fn sign(k: &Key, msg: &[u8]) -> Vec<u8> {
+    let s: p256::ecdsa::Signature = k.sign_prehash(&sha256(msg)).unwrap_or_else(|e| panic!("{e}"));
+    s.to_der().as_bytes().to_vec()
+}
+
+/// Fulcio's OIDC issuer extension (v2, DER UTF8String).
+struct IssuerExt(String);
+
+impl AssociatedOid for IssuerExt {
+    const OID: ObjectIdentifier = super::OID_ISSUER_V2;
+}
+
+impl der::Encode for IssuerExt {
+    fn encoded_len(&self) -> der::Result<der::Length> {
+        der::asn1::Utf8StringRef::new(&self.0)?.encoded_len()
+    }
+    fn encode(&self, w: &mut impl der::Writer) -> der::Result<()> {
+        der::asn1::Utf8StringRef::new(&self.0)?.encode(w)
+    }
+}
+
+impl x509_cert::ext::AsExtension for IssuerExt {
+    fn critical(&self, _: &Name, _: &[x509_cert::ext::Extension]) -> bool {
+        false
+    }
+}
+
+/// The embedded SCT list extension (an OCTET STRING holding the TLS-encoded list).
+struct SctExt(Vec<u8>);
+
+impl AssociatedOid for SctExt {
+    const OID: ObjectIdentifier = super::sct::SCT_LIST_OID;
+}
+
+impl der::Encode for SctExt {
+    fn encoded_len(&self) -> der::Result<der::Length> {
+        der::asn1::OctetStringRef::new(&self.0)?.encoded_len()
+    }
+    fn encode(&self, w: &mut impl der::Writer) -> der::Result<()> {
+        der::asn1::OctetStringRef::new(&self.0)?.encode(w)
+    }
+}
+
+impl x509_cert::ext::AsExtension for SctExt {
+    fn critical(&self, _: &Name, _: &[x509_cert::ext::Extension]) -> bool {
+        false
+    }
+}
+
+/// How the fake misbehaves.
+#[derive(Default, Clone, Copy)]
+pub struct Faults {
+    /// Fulcio certifies a key other than the one asked for.
+    pub wrong_key: bool,
+    /// Rekor's signed entry timestamp is signed over other data.
+    pub bad_set: bool,
+    /// Fulcio's SCT comes from a CT log the trusted root does not know.
+    pub unknown_ct_log: bool,
+}
+
+/// The fake services.
+pub struct FakeSigstore {
+    ca_key: Key,
+    ca_cert: Cert,
+    ct_key: Key,
+    rekor_key: Key,
+    /// Misbehaviour switches.
+    pub faults: Faults,
+    /// Requests served.
+    pub calls: Cell<usize>,
+}
+
+impl FakeSigstore {
+    /// New keys and a self-signed CA.
+    pub fn new() -> Self {
+        let ca_key = new_key();
+        let name = Name::from_str("CN=fake fulcio,O=test").unwrap_or_else(|e| panic!("{e}"));
+        let spki =
+            SubjectPublicKeyInfoOwned::from_key(*ca_key.verifying_key()).unwrap_or_else(|e| panic!("{e}"));
+        let validity = Validity::from_now(Duration::from_secs(86400)).unwrap_or_else(|e| panic!("{e}"));
+        let cert =
+            CertificateBuilder::new(Profile::Root, SerialNumber::from(1u32), validity, name, spki, &ca_key)
+                .and_then(|b| b.build::<p256::ecdsa::DerSignature>())
+                .unwrap_or_else(|e| panic!("{e}"));
+        let ca_cert = Cert::from_der(&cert.to_der().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            ca_key,
+            ca_cert,
+            ct_key: new_key(),
+            rekor_key: new_key(),
+            faults: Faults::default(),
+            calls: Cell::new(0),
+        }
+    }
+
+    /// The trusted root that trusts this fake.
+    pub fn trusted_root(&self) -> TrustedRoot {
+        let log = |k: &Key, url: &str| {
+            let d = spki_der(k);
+            LogKey {
+                base_url: url.into(),
+                key_id: sha256(&d).to_vec(),
+                spki_der: d,
+                key_details: "PKIX_ECDSA_P256_SHA_256".into(),
+                valid_from: None,
+                valid_to: None,
+            }
+        };
+        TrustedRoot {
+            tlogs: vec![log(&self.rekor_key, "https://fake.rekor")],
+            ctlogs: vec![log(&self.ct_key, "https://fake.ct")],
+            certificate_authorities: vec![CertAuthority {
+                uri: "https://fake.fulcio".into(),
+                chain: vec![self.ca_cert.clone()],
+                valid_from: None,
+                valid_to: None,
+            }],
+            timestamp_authorities: Vec::new(),
+        }
+    }
+
+    fn issue(&self, subject_key: &PublicKey, email: &str, issuer: &str) -> Vec<u8> {
+        let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::try_from(subject_key.spki_der())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let validity = Validity::from_now(Duration::from_secs(600)).unwrap_or_else(|e| panic!("{e}"));
+        let issuer_name = self.ca_cert.inner().tbs_certificate.subject.clone();
+        let build = |sct: Option<&[u8]>| {
+            let profile = Profile::Leaf {
+                issuer: issuer_name.clone(),
+                enable_key_agreement: false,
+                enable_key_encipherment: false,
+            };
+            let mut b = CertificateBuilder::new(
+                profile,
+                SerialNumber::from(42u32),
+                validity,
+                Name::default(),
+                spki.clone(),
+                &self.ca_key,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            b.add_extension(&ExtendedKeyUsage(vec![crate::crypto::x509::EKU_CODE_SIGNING]))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let san =
+                GeneralName::Rfc822Name(der::asn1::Ia5String::new(email).unwrap_or_else(|e| panic!("{e}")));
+            b.add_extension(&SubjectAltName(vec![san])).unwrap_or_else(|e| panic!("{e}"));
+            b.add_extension(&IssuerExt(issuer.into())).unwrap_or_else(|e| panic!("{e}"));
+            if let Some(s) = sct {
+                b.add_extension(&SctExt(s.to_vec())).unwrap_or_else(|e| panic!("{e}"));
+            }
+            b.build::<p256::ecdsa::DerSignature>().unwrap_or_else(|e| panic!("{e}"))
+        };
+        let precert = build(None);
+        let tbs = precert.tbs_certificate.to_der().unwrap_or_default();
+        let ct_key = if self.faults.unknown_ct_log { new_key() } else { self.ct_key.clone() };
+        let ts: u64 = 1_700_000_000_000;
+        let mut signed = vec![0u8, 0];
+        signed.extend(ts.to_be_bytes());
+        signed.extend([0, 1]);
+        signed.extend(sha256(&self.ca_cert.spki_der().unwrap_or_default()));
+        signed.extend(&(tbs.len() as u32).to_be_bytes()[1..]);
+        signed.extend(&tbs);
+        signed.extend([0, 0]);
+        let sig = sign(&ct_key, &signed);
+        let mut sct = vec![0u8];
+        sct.extend(sha256(&spki_der(&ct_key)));
+        sct.extend(ts.to_be_bytes());
+        sct.extend([0, 0, 4, 3]);
+        sct.extend((sig.len() as u16).to_be_bytes());
+        sct.extend(&sig);
+        let mut list = ((sct.len() + 2) as u16).to_be_bytes().to_vec();
+        list.extend((sct.len() as u16).to_be_bytes());
+        list.extend(&sct);
+        build(Some(&list)).to_der().unwrap_or_default()
+    }
+
+    fn fulcio(&self, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+        let token =
+            IdentityToken::parse(body["credentials"]["oidcIdentityToken"].as_str().unwrap_or_default())
+                .map_err(|e| e.to_string())?;
+        let pem = body["publicKeyRequest"]["publicKey"]["content"].as_str().unwrap_or_default();
+        let key = PublicKey::from_pem(pem.as_bytes(), "request key").map_err(|e| e.to_string())?;
+        let pop = B64
+            .decode(body["publicKeyRequest"]["proofOfPossession"].as_str().unwrap_or_default())
+            .map_err(|e| e.to_string())?;
+        if !key.verify(token.subject.as_bytes(), &pop) {
+            return Err("400: proof of possession does not verify".into());
+        }
+        let certified = if self.faults.wrong_key {
+            PublicKey::from_spki_der(&spki_der(&new_key()), "other").map_err(|e| e.to_string())?
+        } else {
+            key
+        };
+        let leaf = self.issue(&certified, &token.subject, &token.issuer);
+        Ok(serde_json::json!({ "signedCertificateEmbeddedSct": { "chain": { "certificates": [
+            pem_encode("CERTIFICATE", &leaf), pem_encode("CERTIFICATE", self.ca_cert.der()),
+        ]}}}))
+    }
+
+    fn rekor(&self, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+        let content = &body["spec"]["proposedContent"];
+        let env_json = content["envelope"].as_str().unwrap_or_default();
+        let env: Envelope = serde_json::from_str(env_json).map_err(|e| e.to_string())?;
+        let payload = env.payload_bytes().map_err(|e| e.to_string())?;
+        let entry_body = serde_json::json!({
+            "apiVersion": "0.0.1", "kind": "dsse",
+            "spec": {
+                "envelopeHash": { "algorithm": "sha256", "value": hex::encode(sha256(env_json.as_bytes())) },
+                "payloadHash": { "algorithm": "sha256", "value": hex::encode(sha256(&payload)) },
+                "signatures": [{ "signature": env.signatures[0].sig, "verifier": content["verifiers"][0] }],
+            }
+        });
+        let body_bytes = serde_json::to_vec(&entry_body).map_err(|e| e.to_string())?;
+        let body_b64 = B64.encode(&body_bytes);
+        let log_id = sha256(&spki_der(&self.rekor_key));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let log_index = 7;
+        let set_payload = format!(
+            r#"{{"body":"{}","integratedTime":{},"logID":"{}","logIndex":{}}}"#,
+            if self.faults.bad_set { "tampered" } else { &body_b64 },
+            now,
+            hex::encode(log_id),
+            log_index
+        );
+        let set = sign(&self.rekor_key, set_payload.as_bytes());
+        // A three-leaf tree with our entry last.
+        let (h0, h1) = (super::rekor::leaf_hash(b"zero"), super::rekor::leaf_hash(b"one"));
+        let node = |l: &[u8], r: &[u8]| {
+            let mut b = vec![1u8];
+            b.extend(l);
+            b.extend(r);
+            sha256(&b)
+        };
+        let n01 = node(&h0, &h1);
+        let root = node(&n01, &super::rekor::leaf_hash(&body_bytes));
+        let note = format!("fake.rekor - 42\n3\n{}\n", B64.encode(root));
+        let mut cp_sig = log_id[..4].to_vec();
+        cp_sig.extend(sign(&self.rekor_key, note.as_bytes()));
+        let checkpoint = format!("{note}\n\u{2014} fake.rekor {}\n", B64.encode(cp_sig));
+        Ok(serde_json::json!({ "24296fb24b8ad77a": {
+            "body": body_b64, "integratedTime": now, "logID": hex::encode(log_id), "logIndex": log_index,
+            "verification": {
+                "signedEntryTimestamp": B64.encode(set),
+                "inclusionProof": { "checkpoint": checkpoint, "hashes": [hex::encode(n01)], "logIndex": 2, "rootHash": hex::encode(root), "treeSize": 3 },
+            }
+        }}))
+    }
+}
+
+impl Transport for FakeSigstore {
+    fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+        self.calls.set(self.calls.get() + 1);
+        if url == "https://fake.fulcio/api/v2/signingCert" {
+            self.fulcio(body)
+        } else if url == "https://fake.rekor/api/v1/log/entries" {
+            self.rekor(body)
+        } else {
+            Err(format!("404: {url}"))
+        }
+    }
+}
+
+/// A syntactically valid (unsigned) JWT with these claims.
+pub fn token(email: &str, issuer: &str) -> String {
+    let claims = serde_json::json!({ "iss": issuer, "sub": "1234", "email": email, "email_verified": true });
+    format!("e30.{}.c2ln", B64URL.encode(claims.to_string()))
+}
+
+fn services() -> Services {
+    Services { fulcio: "https://fake.fulcio".into(), rekor: "https://fake.rekor".into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::keyless::IdentityPolicy;
+    use crate::crypto::signature::{TrustPolicy, verify_bundle};
+    use crate::errors::SignatureError;
+    use crate::formats::bundle::Bundle;
+    use crate::formats::digest::HashAlgorithm;
+    use crate::formats::manifest::{Manifest, Method, ResourceKey, Serialization};
+    use crate::formats::predicate::statement_for;
+
+    const ISSUER: &str = "https://issuer.example";
+
+    fn manifest() -> Manifest {
+        let ser = Serialization {
+            method: Method::Files,
+            hash: HashAlgorithm::Sha256,
+            allow_symlinks: false,
+            ignore_paths: vec![],
+        };
+        Manifest::new("m".into(), ser, [(ResourceKey::file("w.bin"), HashAlgorithm::Sha256.digest(b"w"))])
+    }
+
+    fn sign_with(fake: &FakeSigstore) -> Result<Bundle, SignatureError> {
+        let payload = statement_for(&manifest()).to_payload();
+        let tok = IdentityToken::parse(&token("dev@example.com", ISSUER))?;
+        sign_keyless(&payload, &tok, &services(), fake, &fake.trusted_root())
+    }
+
+    fn policy(fake: &FakeSigstore, identity: &str) -> TrustPolicy {
+        TrustPolicy::Sigstore {
+            root: Box::new(fake.trusted_root()),
+            identity: IdentityPolicy { identity: identity.into(), issuer: ISSUER.into() },
+        }
+    }
+
+    #[test]
+    fn keyless_signature_verifies_after_a_json_round_trip() -> Result<(), Box<dyn std::error::Error>> {
+        let fake = FakeSigstore::new();
+        let bundle = sign_with(&fake)?;
+        assert_eq!(fake.calls.get(), 2);
+        let bundle = Bundle::from_json(&bundle.to_json(), "round trip")?;
+        let v = verify_bundle(&bundle, &policy(&fake, "dev@example.com"))?;
+        assert!(v.manifest.compare(&manifest()).is_match());
+        assert!(matches!(
+            verify_bundle(&bundle, &policy(&fake, "eve@example.com")),
+            Err(SignatureError::Certificate(_))
+        ));
+        // Another instance's root (other CA, logs) does not trust it.
+        assert!(verify_bundle(&bundle, &policy(&FakeSigstore::new(), "dev@example.com")).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn misbehaving_services_are_caught_before_anything_is_written() {
+        for (faults, expected) in [
+            (Faults { wrong_key: true, ..Faults::default() }, "different public key"),
+            (Faults { bad_set: true, ..Faults::default() }, "signed entry timestamp"),
+            (Faults { unknown_ct_log: true, ..Faults::default() }, "unknown CT log"),
+        ] {
+            let mut fake = FakeSigstore::new();
+            fake.faults = faults;
+            let e = sign_with(&fake).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains(expected), "expected `{expected}`, got `{e}`");
+        }
+    }
+
+    #[test]
+    fn keyless_cosign_attestations_verify_like_cosign() -> Result<(), Box<dyn std::error::Error>> {
+        let fake = FakeSigstore::new();
+        let digest = crate::oci::OciDigest::of(b"manifest");
+        let payload = crate::attest::cosign::statement("reg/model", &digest, &manifest()).to_payload();
+        let tok = IdentityToken::parse(&token("dev@example.com", ISSUER))?;
+        let bundle = sign_keyless(&payload, &tok, &services(), &fake, &fake.trusted_root())?;
+        let (signed, _) =
+            crate::crypto::signature::verify_signed_payload(&bundle, &policy(&fake, "dev@example.com"))?;
+        let m = crate::attest::cosign::check_statement(
+            &signed,
+            &digest,
+            crate::formats::predicate::PREDICATE_V1,
+        )?;
+        assert!(m.compare(&manifest()).is_match());
+        let other = crate::oci::OciDigest::of(b"other");
+        assert!(
+            crate::attest::cosign::check_statement(&signed, &other, crate::formats::predicate::PREDICATE_V1)
+                .is_err()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn token_claims_and_rekor_response_conversion() -> Result<(), SignatureError> {
+        let t = IdentityToken::parse(&token("a@b.c", ISSUER))?;
+        assert_eq!((t.subject.as_str(), t.issuer.as_str()), ("a@b.c", ISSUER));
+        assert!(IdentityToken::parse("not-a-jwt").is_err());
+        assert!(tlog_entry_from_rekor(&serde_json::json!({})).is_err());
+        assert!(tlog_entry_from_rekor(&serde_json::json!({"a": {"logIndex": "x"}})).is_err());
+        Ok(())
+    }
+}

@@ -1,0 +1,225 @@
+//! Keyless signing: an ephemeral P-256 key, a Fulcio certificate for the OIDC identity,
+//! and a Rekor `dsse` v0.0.1 entry, packed into a v0.3 bundle the way sigstore-python's
+//! `Signer.sign_dsse` does for model_signing.
+//!
+//! APIs: Fulcio `POST /api/v2/signingCert` (public key + proof of possession of the token's
+//! subject), Rekor `POST /api/v1/log/entries`. The HTTP exchange goes through [`Transport`]
+//! so it can be replaced (tests use an in-process fake Fulcio/Rekor; nothing here reaches
+//! the public service unless the real transport is passed). The finished bundle is verified
+//! against the trusted root before it is returned, so a misbehaving service cannot make us
+//! write a signature that does not verify.
+
+use crate::crypto::keyless::trust_root::TrustedRoot;
+use crate::crypto::keyless::{IdentityPolicy, oidc_issuer, san_values};
+use crate::crypto::keys::{PublicKey, pem_decode, pem_encode};
+use crate::crypto::x509::Cert;
+use crate::errors::SignatureError;
+use crate::formats::bundle::{
+    BUNDLE_V03, Bundle, Checkpoint, InclusionPromise, InclusionProof, KindVersion, LogId, RawBytes,
+    TlogEntry, VerificationMaterial,
+};
+use crate::formats::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, pae};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
+use ecdsa::signature::hazmat::PrehashSigner;
+use pkcs8::EncodePublicKey;
+
+/// JSON-over-HTTPS POST, replaceable for tests.
+pub trait Transport {
+    /// POSTs `body` to `url` and returns the JSON response, or a message naming the failure.
+    fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<serde_json::Value, String>;
+}
+
+/// Public-good Fulcio.
+pub const DEFAULT_FULCIO: &str = "https://fulcio.sigstore.dev";
+/// Public-good Rekor.
+pub const DEFAULT_REKOR: &str = "https://rekor.sigstore.dev";
+
+/// Where to get certificates and log entries.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Fulcio base URL.
+    pub fulcio: String,
+    /// Rekor base URL.
+    pub rekor: String,
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Self { fulcio: DEFAULT_FULCIO.into(), rekor: DEFAULT_REKOR.into() }
+    }
+}
+
+/// An OIDC identity token and the claims Fulcio binds.
+#[derive(Debug, Clone)]
+pub struct IdentityToken {
+    raw: String,
+    /// The principal Fulcio certifies: the `email` claim, else `sub`.
+    pub subject: String,
+    /// The `iss` claim.
+    pub issuer: String,
+}
+
+fn fail(msg: impl Into<String>) -> SignatureError {
+    SignatureError::Material(msg.into())
+}
+
+impl IdentityToken {
+    /// Reads the claims of a JWT (not its signature: Fulcio checks that).
+    pub fn parse(raw: &str) -> Result<Self, SignatureError> {
+        let raw = raw.trim();
+        let claims = raw.split('.').nth(1).ok_or_else(|| fail("identity token is not a JWT"))?;
+        let claims = B64URL
+            .decode(claims.trim_end_matches('='))
+            .map_err(|_| fail("identity token claims are not base64url"))?;
+        let claims: serde_json::Value =
+            serde_json::from_slice(&claims).map_err(|_| fail("identity token claims are not JSON"))?;
+        let s = |k: &str| claims[k].as_str().map(str::to_owned);
+        let subject =
+            s("email").or_else(|| s("sub")).ok_or_else(|| fail("identity token has no email or sub"))?;
+        let issuer = s("iss").ok_or_else(|| fail("identity token has no iss"))?;
+        Ok(Self { raw: raw.to_owned(), subject, issuer })
+    }
+}
+
+fn field<'a>(
+    v: &'a serde_json::Value,
+    path: &[&str],
+    what: &str,
+) -> Result<&'a serde_json::Value, SignatureError> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(*p).ok_or_else(|| fail(format!("{what} response has no `{}`", path.join("."))))?;
+    }
+    Ok(cur)
+}
+
+fn hex_to_b64(h: &serde_json::Value, what: &str) -> Result<String, SignatureError> {
+    let bytes = hex::decode(h.as_str().unwrap_or_default())
+        .map_err(|_| fail(format!("Rekor response: {what} is not hex")))?;
+    Ok(B64.encode(bytes))
+}
+
+fn int(v: &serde_json::Value, what: &str) -> Result<i64, SignatureError> {
+    v.as_i64().ok_or_else(|| fail(format!("Rekor response: {what} is not an integer")))
+}
+
+/// Converts a Rekor v1 `LogEntry` response into a bundle `TransparencyLogEntry`.
+pub fn tlog_entry_from_rekor(resp: &serde_json::Value) -> Result<TlogEntry, SignatureError> {
+    let obj = resp.as_object().ok_or_else(|| fail("Rekor response is not an object"))?;
+    let [(_uuid, e)] = obj.iter().collect::<Vec<_>>()[..] else {
+        return Err(fail("Rekor response must hold exactly one entry"));
+    };
+    let proof = field(e, &["verification", "inclusionProof"], "Rekor")?;
+    Ok(TlogEntry {
+        log_index: int(field(e, &["logIndex"], "Rekor")?, "logIndex")?,
+        log_id: LogId { key_id: hex_to_b64(field(e, &["logID"], "Rekor")?, "logID")? },
+        kind_version: KindVersion { kind: "dsse".into(), version: "0.0.1".into() },
+        integrated_time: int(field(e, &["integratedTime"], "Rekor")?, "integratedTime")?,
+        inclusion_promise: Some(InclusionPromise {
+            signed_entry_timestamp: field(e, &["verification", "signedEntryTimestamp"], "Rekor")?
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        }),
+        inclusion_proof: Some(InclusionProof {
+            log_index: int(field(proof, &["logIndex"], "Rekor")?, "inclusionProof.logIndex")?,
+            root_hash: hex_to_b64(field(proof, &["rootHash"], "Rekor")?, "rootHash")?,
+            tree_size: int(field(proof, &["treeSize"], "Rekor")?, "treeSize")?,
+            hashes: field(proof, &["hashes"], "Rekor")?
+                .as_array()
+                .ok_or_else(|| fail("Rekor response: hashes is not a list"))?
+                .iter()
+                .map(|h| hex_to_b64(h, "hashes"))
+                .collect::<Result<_, _>>()?,
+            checkpoint: Some(Checkpoint {
+                envelope: field(proof, &["checkpoint"], "Rekor")?.as_str().unwrap_or_default().to_owned(),
+            }),
+        }),
+        canonicalized_body: field(e, &["body"], "Rekor")?.as_str().unwrap_or_default().to_owned(),
+    })
+}
+
+/// Signs a statement payload keylessly and returns a bundle that verified against `root`.
+pub fn sign_keyless(
+    payload: &[u8],
+    token: &IdentityToken,
+    services: &Services,
+    transport: &dyn Transport,
+    root: &TrustedRoot,
+) -> Result<Bundle, SignatureError> {
+    let key = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+    let spki = p256::PublicKey::from(key.verifying_key())
+        .to_public_key_der()
+        .map_err(|e| fail(format!("cannot encode the ephemeral key: {e}")))?;
+    let public =
+        PublicKey::from_spki_der(spki.as_bytes(), "ephemeral key").map_err(|e| fail(e.to_string()))?;
+    let sign = |msg: &[u8]| -> Result<Vec<u8>, SignatureError> {
+        let sig: p256::ecdsa::Signature = key
+            .sign_prehash(&crate::formats::digest::sha256(msg))
+            .map_err(|e| fail(format!("signing failed: {e}")))?;
+        Ok(sig.to_der().as_bytes().to_vec())
+    };
+
+    // 1. Fulcio: a short-lived certificate for this key and identity.
+    let request = serde_json::json!({
+        "credentials": { "oidcIdentityToken": token.raw },
+        "publicKeyRequest": {
+            "publicKey": { "algorithm": "ECDSA", "content": public.to_pem() },
+            "proofOfPossession": B64.encode(sign(token.subject.as_bytes())?),
+        }
+    });
+    let url = format!("{}/api/v2/signingCert", services.fulcio.trim_end_matches('/'));
+    let resp = transport.post_json(&url, &request).map_err(|e| fail(format!("Fulcio {url}: {e}")))?;
+    let chain = field(&resp, &["signedCertificateEmbeddedSct", "chain", "certificates"], "Fulcio")?
+        .as_array()
+        .ok_or_else(|| fail("Fulcio response: certificates is not a list"))?;
+    let leaf_pem =
+        chain.first().and_then(|c| c.as_str()).ok_or_else(|| fail("Fulcio returned no certificate"))?;
+    let (_, leaf_der) =
+        pem_decode(leaf_pem.as_bytes(), "Fulcio certificate").map_err(|e| fail(e.to_string()))?;
+    let leaf = Cert::from_der(&leaf_der).map_err(|e| fail(format!("Fulcio certificate: {e}")))?;
+    if leaf.ec_public_key().ok().as_ref() != Some(&public) {
+        return Err(fail("Fulcio certified a different public key"));
+    }
+
+    // 2. The DSSE signature.
+    let signature = sign(&pae(IN_TOTO_PAYLOAD_TYPE, payload))?;
+    let envelope = Envelope::new(IN_TOTO_PAYLOAD_TYPE, payload, &signature);
+
+    // 3. Rekor: log the envelope with the certificate as verifier.
+    let entry = serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": { "proposedContent": {
+            "envelope": serde_json::to_string(&envelope).map_err(|e| fail(e.to_string()))?,
+            "verifiers": [B64.encode(pem_encode("CERTIFICATE", &leaf_der))],
+        }}
+    });
+    let url = format!("{}/api/v1/log/entries", services.rekor.trim_end_matches('/'));
+    let resp = transport.post_json(&url, &entry).map_err(|e| fail(format!("Rekor {url}: {e}")))?;
+    let tlog = tlog_entry_from_rekor(&resp)?;
+
+    let bundle = Bundle {
+        media_type: BUNDLE_V03.into(),
+        verification_material: VerificationMaterial {
+            certificate: Some(RawBytes::new(&leaf_der)),
+            tlog_entries: vec![tlog],
+            ..Default::default()
+        },
+        dsse_envelope: Some(envelope),
+        message_signature: None,
+    };
+
+    // 4. Verify what we are about to hand out, for the identity Fulcio certified.
+    let policy = IdentityPolicy {
+        identity: san_values(&leaf)
+            .into_iter()
+            .next()
+            .ok_or_else(|| fail("Fulcio certificate has no identity"))?,
+        issuer: oidc_issuer(&leaf).ok_or_else(|| fail("Fulcio certificate has no issuer"))?,
+    };
+    let pae_bytes = pae(IN_TOTO_PAYLOAD_TYPE, payload);
+    super::verify(&bundle, payload, &pae_bytes, &signature, root, &policy)?;
+    Ok(bundle)
+}

@@ -1,0 +1,193 @@
+//! RFC 3161 signed timestamps (`timestampVerificationData.rfc3161Timestamps`).
+//!
+//! A Timestamping Authority signs (CMS SignedData, RFC 5652) a `TSTInfo` whose message
+//! imprint is the hash of the DSSE signature. We check the imprint, the CMS signed
+//! attributes (content type, message digest), the TSA's signature, and the TSA chain to a
+//! `timestampAuthorities` root of the trusted root at the stamped time, as sigstore-python
+//! does; the result is a verified signing time.
+
+use crate::crypto::keyless::trust_root::TrustedRoot;
+use crate::crypto::x509::{Cert, verify_chain, verify_with_spki};
+use cms::cert::CertificateChoices;
+use cms::content_info::ContentInfo;
+use cms::signed_data::SignedData;
+use const_oid::ObjectIdentifier;
+use const_oid::db::{rfc5911, rfc5912};
+use der::asn1::{Any, GeneralizedTime, OctetString};
+use der::{Decode, Encode};
+use sha2::Digest as _;
+
+/// id-ct-TSTInfo.
+const ID_CT_TSTINFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+/// Extended key usage: time stamping.
+const EKU_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+
+#[derive(der::Sequence)]
+struct MessageImprint {
+    hash_algorithm: x509_cert::spki::AlgorithmIdentifierOwned,
+    hashed_message: OctetString,
+}
+
+fn hash_by_oid(oid: ObjectIdentifier, data: &[u8]) -> Result<Vec<u8>, String> {
+    Ok(match oid {
+        rfc5912::ID_SHA_256 => sha2::Sha256::digest(data).to_vec(),
+        rfc5912::ID_SHA_384 => sha2::Sha384::digest(data).to_vec(),
+        rfc5912::ID_SHA_512 => sha2::Sha512::digest(data).to_vec(),
+        other => return Err(format!("unsupported digest algorithm {other}")),
+    })
+}
+
+/// The token (ContentInfo) of a TimeStampResp, or the token itself if given bare.
+fn token_of(der_bytes: &[u8]) -> Result<ContentInfo, String> {
+    if let Ok(ci) = ContentInfo::from_der(der_bytes) {
+        return Ok(ci);
+    }
+    let parts: Vec<Any> = Vec::<Any>::from_der(der_bytes).map_err(|e| format!("not a TimeStampResp: {e}"))?;
+    let status: Vec<Any> = parts
+        .first()
+        .ok_or("empty TimeStampResp")?
+        .decode_as()
+        .map_err(|e| format!("bad PKIStatusInfo: {e}"))?;
+    let code: u8 =
+        status.first().ok_or("empty PKIStatusInfo")?.decode_as().map_err(|e| format!("bad status: {e}"))?;
+    if code > 1 {
+        return Err(format!("timestamp response status is {code} (not granted)"));
+    }
+    parts.get(1).ok_or("timestamp response has no token")?.decode_as().map_err(|e| format!("bad token: {e}"))
+}
+
+/// Does the CMS signer identifier name this certificate?
+fn identifies(sid: &cms::signed_data::SignerIdentifier, cert: &Cert) -> bool {
+    use cms::signed_data::SignerIdentifier;
+    let tbs = &cert.inner().tbs_certificate;
+    match sid {
+        SignerIdentifier::IssuerAndSerialNumber(i) => {
+            i.issuer == tbs.issuer && i.serial_number == tbs.serial_number
+        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => cert
+            .extension(const_oid::db::rfc5912::ID_CE_SUBJECT_KEY_IDENTIFIER)
+            .and_then(|v| x509_cert::ext::pkix::SubjectKeyIdentifier::from_der(v).ok())
+            .is_some_and(|own| own.0 == ski.0),
+    }
+}
+
+/// Verifies one RFC 3161 timestamp over `signature`; returns the stamped time (seconds).
+pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Result<i64, String> {
+    let token = token_of(resp)?;
+    if token.content_type != rfc5911::ID_SIGNED_DATA {
+        return Err("timestamp token is not CMS SignedData".into());
+    }
+    let sd: SignedData = token.content.decode_as().map_err(|e| format!("bad SignedData: {e}"))?;
+    if sd.encap_content_info.econtent_type != ID_CT_TSTINFO {
+        return Err("timestamp token does not hold a TSTInfo".into());
+    }
+    let econtent = sd.encap_content_info.econtent.as_ref().ok_or("timestamp token has no content")?;
+    let tst_der: OctetString = econtent.decode_as().map_err(|e| format!("bad TSTInfo wrapper: {e}"))?;
+    let tst_bytes = tst_der.as_bytes();
+    let fields: Vec<Any> = Vec::<Any>::from_der(tst_bytes).map_err(|e| format!("bad TSTInfo: {e}"))?;
+    let imprint: MessageImprint = fields
+        .get(2)
+        .ok_or("TSTInfo has no messageImprint")?
+        .decode_as()
+        .map_err(|e| format!("bad messageImprint: {e}"))?;
+    let gen_time: GeneralizedTime = fields
+        .get(4)
+        .ok_or("TSTInfo has no genTime")?
+        .decode_as()
+        .map_err(|e| format!("bad genTime: {e}"))?;
+    let when = gen_time.to_unix_duration().as_secs();
+    if hash_by_oid(imprint.hash_algorithm.oid, signature)? != imprint.hashed_message.as_bytes() {
+        return Err("timestamp is over a different signature (message imprint mismatch)".into());
+    }
+
+    let signer = sd.signer_infos.0.iter().next().ok_or("timestamp token has no signer")?;
+    if sd.signer_infos.0.len() != 1 {
+        return Err("timestamp token must have exactly one signer".into());
+    }
+    let expected_version = match signer.sid {
+        cms::signed_data::SignerIdentifier::IssuerAndSerialNumber(_) => cms::content_info::CmsVersion::V1,
+        cms::signed_data::SignerIdentifier::SubjectKeyIdentifier(_) => cms::content_info::CmsVersion::V3,
+    };
+    if signer.version != expected_version {
+        return Err("SignerInfo version does not match its signer identifier (RFC 5652 §5.3)".into());
+    }
+    if !sd.digest_algorithms.iter().any(|a| a.oid == signer.digest_alg.oid) {
+        return Err("the signer's digest algorithm is not among the token's digestAlgorithms".into());
+    }
+    let attrs = signer.signed_attrs.as_ref().ok_or("timestamp signer has no signed attributes")?;
+    let mut digest_ok = false;
+    let mut type_ok = false;
+    for a in attrs.iter() {
+        let Some(v) = a.values.iter().next() else {
+            continue;
+        };
+        if a.oid == rfc5911::ID_MESSAGE_DIGEST {
+            let d: OctetString = v.decode_as().map_err(|e| format!("bad message-digest: {e}"))?;
+            digest_ok = d.as_bytes() == hash_by_oid(signer.digest_alg.oid, tst_bytes)?.as_slice();
+        } else if a.oid == rfc5911::ID_CONTENT_TYPE {
+            type_ok = v.decode_as::<ObjectIdentifier>().is_ok_and(|o| o == ID_CT_TSTINFO);
+        }
+    }
+    if !digest_ok || !type_ok {
+        return Err("timestamp signed attributes do not bind the TSTInfo".into());
+    }
+    let signed = attrs.to_der().map_err(|e| e.to_string())?;
+    let sig_alg = match signer.signature_algorithm.oid {
+        rfc5912::ID_EC_PUBLIC_KEY => match signer.digest_alg.oid {
+            rfc5912::ID_SHA_384 => rfc5912::ECDSA_WITH_SHA_384,
+            rfc5912::ID_SHA_512 => rfc5912::ECDSA_WITH_SHA_512,
+            _ => rfc5912::ECDSA_WITH_SHA_256,
+        },
+        rfc5912::RSA_ENCRYPTION => match signer.digest_alg.oid {
+            rfc5912::ID_SHA_384 => rfc5912::SHA_384_WITH_RSA_ENCRYPTION,
+            rfc5912::ID_SHA_512 => rfc5912::SHA_512_WITH_RSA_ENCRYPTION,
+            _ => rfc5912::SHA_256_WITH_RSA_ENCRYPTION,
+        },
+        other => other,
+    };
+
+    let embedded: Vec<Cert> = sd
+        .certificates
+        .iter()
+        .flat_map(|s| s.0.iter())
+        .filter_map(|c| match c {
+            CertificateChoices::Certificate(c) => {
+                c.to_der().ok().and_then(|d: Vec<u8>| Cert::from_der(&d).ok())
+            }
+            _ => None,
+        })
+        .collect();
+    let mut problems = Vec::new();
+    for tsa in &root.timestamp_authorities {
+        if tsa.valid_from.is_some_and(|s| (when as i64) < s)
+            || tsa.valid_to.is_some_and(|e| (when as i64) > e)
+        {
+            continue;
+        }
+        let Some((anchor, rest)) = tsa.chain.split_last() else {
+            continue;
+        };
+        let mut intermediates: Vec<Cert> = rest.to_vec();
+        intermediates.extend(embedded.iter().cloned());
+        // A token that embeds certificates must be signed by one of them (RFC 3161 certReq).
+        let leaves: &[Cert] = if embedded.is_empty() { &tsa.chain } else { &embedded };
+        for leaf in leaves.iter().filter(|c| identifies(&signer.sid, c)) {
+            if verify_with_spki(&leaf.spki_der()?, sig_alg, &signed, signer.signature.as_bytes()).is_err() {
+                continue;
+            }
+            if !leaf.extended_key_usage().is_some_and(|e| e.contains(&EKU_TIME_STAMPING)) {
+                problems.push(format!("TSA certificate `{}` lacks the timeStamping usage", leaf.subject()));
+                continue;
+            }
+            match verify_chain(leaf, &intermediates, std::slice::from_ref(anchor), when) {
+                Ok(_) => return Ok(when as i64),
+                Err(e) => problems.push(e),
+            }
+        }
+    }
+    Err(if problems.is_empty() {
+        "no trusted timestamp authority signed this timestamp".into()
+    } else {
+        problems.join("; ")
+    })
+}

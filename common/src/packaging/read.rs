@@ -1,0 +1,336 @@
+//! Models packaged as OCI artifacts, read as model sources without unpacking: CNCF
+//! ModelPack, KitOps ModelKits (old manifests without `artifactType` and new ones), and
+//! generic ORAS artifacts (layers titled by `org.opencontainers.image.title`).
+//!
+//! The index pins the manifest digest, the manifest pins the config and layer digests, and
+//! every blob is checked as it streams (see [`crate::oci::layer_stream`]), so the resources
+//! produced are exactly what model_signing would compute on the unpacked directory, and any
+//! tampering with the layout shows up as an error or a mismatch. Layers are hashed in
+//! parallel, one pass each.
+
+use crate::errors::{OciError, SourceError};
+use crate::formats::manifest::Manifest;
+use crate::hashing::Progress;
+use crate::oci::layer_stream::{LayerJob, hash_layer, safe_member_name, unpacked_limit};
+use crate::oci::modelkit::{self, Kitfile};
+use crate::oci::modelpack::{self, LayerFormat, ModelConfig};
+use crate::oci::{ANNOTATION_TITLE, BlobStore, Descriptor, ImageManifest, OciDigest, OciLayout};
+use crate::ops::source::{HashRequest, Hashed, ModelSource};
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+/// The packaging convention of a model artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageFormat {
+    /// CNCF ModelPack.
+    ModelPack,
+    /// KitOps ModelKit.
+    ModelKit,
+    /// Any artifact whose layers carry file titles (e.g. `oras push`).
+    Artifact,
+}
+
+/// A layer and how to read it.
+#[derive(Debug, Clone)]
+pub struct PlannedLayer {
+    /// The descriptor from the manifest.
+    pub desc: Descriptor,
+    /// Its format.
+    pub format: LayerFormat,
+    /// For raw layers, the file path; for tar layers, the path the layer packs (informative).
+    pub path: Option<String>,
+    /// The expected uncompressed digest, from the config.
+    pub diff_id: Option<String>,
+}
+
+/// A model stored as an OCI artifact (in an image layout or a registry).
+pub struct PackagedModel<'a> {
+    store: Box<dyn BlobStore + Send + 'a>,
+    /// The layout, when the model was opened from one (for attached signatures).
+    layout: Option<OciLayout>,
+    /// Take a raw layer's descriptor digest as the file's sha256 without downloading it
+    /// (registry verify/sign: the blob is content-addressed and checked when pulled).
+    pub trust_raw_digests: bool,
+    /// Stream tar layers to hash their files (false: fail, naming the layer).
+    pub stream_tar: bool,
+    /// The manifest descriptor (digest pinned by the index).
+    pub manifest_desc: Descriptor,
+    /// The parsed manifest.
+    pub manifest: ImageManifest,
+    /// Which convention it follows.
+    pub format: PackageFormat,
+    /// Its layers in order.
+    pub layers: Vec<PlannedLayer>,
+    name: String,
+}
+
+fn content(what: &str, problem: impl Into<String>) -> OciError {
+    OciError::Content { what: what.to_owned(), problem: problem.into() }
+}
+
+fn layer_what(i: usize, d: &Descriptor) -> String {
+    format!("layer {i} ({})", d.digest_str)
+}
+
+impl<'a> PackagedModel<'a> {
+    /// Opens `oci:PATH[:TAG|@DIGEST]`.
+    pub fn open_layout(path: &Path, reference: Option<&str>) -> Result<Self, OciError> {
+        let layout = OciLayout::open(path)?;
+        let index = layout.index()?;
+        let desc = layout.resolve(&index, reference)?;
+        let fallback = path.file_name().and_then(|n| n.to_str()).unwrap_or("model").to_owned();
+        let mut m = Self::open(Box::new(layout.clone()), desc, fallback)?;
+        m.layout = Some(layout);
+        Ok(m)
+    }
+
+    /// Opens `kit:REF` from KitOps local storage.
+    pub fn open_kit(reference: &str) -> Result<Self, OciError> {
+        let (layout, desc) = modelkit::resolve_local(reference)?;
+        let fallback =
+            modelkit::KitRef::parse(reference)?.repository.rsplit('/').next().unwrap_or("model").to_owned();
+        let mut m = Self::open(Box::new(layout.clone()), desc, fallback)?;
+        m.layout = Some(layout);
+        Ok(m)
+    }
+
+    /// Reads the manifest and config behind a descriptor and plans the layers.
+    pub fn open(
+        store: Box<dyn BlobStore + Send + 'a>,
+        manifest_desc: Descriptor,
+        fallback_name: String,
+    ) -> Result<Self, OciError> {
+        let bytes = store.read_blob(&manifest_desc, "manifest")?;
+        Self::from_manifest(store, manifest_desc, &bytes, fallback_name)
+    }
+
+    /// Plans a model from manifest bytes already fetched and checked against `manifest_desc`.
+    pub fn from_manifest(
+        store: Box<dyn BlobStore + Send + 'a>,
+        manifest_desc: Descriptor,
+        bytes: &[u8],
+        fallback_name: String,
+    ) -> Result<Self, OciError> {
+        let manifest = ImageManifest::from_json(bytes, "manifest")?;
+        let format = match (manifest.artifact_type.as_deref(), manifest.config.media_type.as_str()) {
+            (Some(modelpack::ARTIFACT_TYPE), _) | (_, modelpack::CONFIG_MEDIA_TYPE) => {
+                PackageFormat::ModelPack
+            }
+            (Some(modelkit::ARTIFACT_TYPE), _) | (_, modelkit::CONFIG_MEDIA_TYPE) => PackageFormat::ModelKit,
+            _ => PackageFormat::Artifact,
+        };
+        let mut name = fallback_name;
+        let mut diff_ids: Vec<Option<String>> = vec![None; manifest.layers.len()];
+        let mut kitfile = None;
+        match format {
+            PackageFormat::ModelPack => {
+                let cfg = store.read_blob(&manifest.config, "config")?;
+                let cfg: ModelConfig = serde_json::from_slice(&cfg)
+                    .map_err(|e| content("ModelPack config", format!("not a model config: {e}")))?;
+                if cfg.modelfs.diff_ids.len() != manifest.layers.len() {
+                    return Err(content(
+                        "ModelPack config",
+                        format!(
+                            "modelfs.diffIds lists {} layers, the manifest has {}",
+                            cfg.modelfs.diff_ids.len(),
+                            manifest.layers.len()
+                        ),
+                    ));
+                }
+                diff_ids = cfg.modelfs.diff_ids.into_iter().map(Some).collect();
+                if let Some(n) = cfg.descriptor.get("name").and_then(|v| v.as_str()) {
+                    name = n.to_owned();
+                }
+            }
+            PackageFormat::ModelKit => {
+                let cfg = store.read_blob(&manifest.config, "config")?;
+                let k: Kitfile = serde_json::from_slice(&cfg)
+                    .map_err(|e| content("ModelKit config", format!("not a Kitfile: {e}")))?;
+                if let Some(n) = k.package_name() {
+                    name = n;
+                }
+                for (i, l) in manifest.layers.iter().enumerate() {
+                    diff_ids[i] = k.entry_for_digest(&l.digest_str).and_then(|e| e.diff_id.clone());
+                }
+                kitfile = Some(k);
+            }
+            PackageFormat::Artifact => {}
+        }
+        let mut layers = Vec::with_capacity(manifest.layers.len());
+        for (i, d) in manifest.layers.iter().enumerate() {
+            let what = layer_what(i, d);
+            let format = match format {
+                PackageFormat::ModelPack => modelpack::parse_layer_media_type(&d.media_type).map(|(_, f)| f),
+                PackageFormat::ModelKit => modelkit::parse_layer_media_type(&d.media_type).map(|(_, f)| f),
+                PackageFormat::Artifact => Some(LayerFormat::Raw),
+            }
+            .ok_or_else(|| content(&what, format!("unknown layer media type `{}`", d.media_type)))?;
+            let annotated = modelpack::annotation(d, modelpack::ANNOTATION_FILEPATH)
+                .or_else(|| d.annotation(ANNOTATION_TITLE))
+                .map(str::to_owned)
+                .or_else(|| {
+                    kitfile.as_ref().and_then(|k| k.entry_for_digest(&d.digest_str)).map(|e| e.path.clone())
+                });
+            let path = match annotated {
+                // A tar layer of the whole context (`.`) has no path prefix to enforce.
+                Some(p) if format != LayerFormat::Raw && p.split('/').all(|c| c.is_empty() || c == ".") => {
+                    None
+                }
+                Some(p) => Some(safe_member_name(&p).map_err(|e| content(&what, format!("file path {e}")))?),
+                None if format == LayerFormat::Raw => {
+                    return Err(content(
+                        &what,
+                        "raw layer has no file path (org.cncf.model.filepath or title)",
+                    ));
+                }
+                None => None,
+            };
+            layers.push(PlannedLayer { desc: d.clone(), format, path, diff_id: diff_ids[i].clone() });
+        }
+        Ok(Self {
+            store,
+            layout: None,
+            trust_raw_digests: false,
+            stream_tar: true,
+            manifest_desc,
+            manifest,
+            format,
+            layers,
+            name,
+        })
+    }
+
+    /// Where the blobs are.
+    pub fn store(&self) -> &(dyn BlobStore + Send + 'a) {
+        self.store.as_ref()
+    }
+}
+
+impl ModelSource for PackagedModel<'_> {
+    fn model_name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn relative_path_of(&self, _path: &Path) -> Option<String> {
+        None
+    }
+
+    fn attached_signature(&self) -> Result<Option<Vec<u8>>, SourceError> {
+        let Some(layout) = &self.layout else { return Ok(None) };
+        // The newest signature referrer whose subject is this manifest.
+        for d in
+            layout.index()?.manifests.iter().rev().filter(|d| crate::oci::referrer::is_bundle_referrer(d))
+        {
+            let bytes = layout.read_blob(d, "referrer manifest")?;
+            let m = ImageManifest::from_json(&bytes, "referrer manifest").map_err(OciError::from)?;
+            if m.subject.as_ref().map(|s| &s.digest_str) == Some(&self.manifest_desc.digest_str)
+                && let Some(layer) = crate::oci::referrer::bundle_layer(&m)
+            {
+                return Ok(Some(layout.read_blob(layer, "attached signature")?));
+            }
+        }
+        Ok(None)
+    }
+
+    fn implicit_ignores(&self) -> Vec<String> {
+        match self.format {
+            PackageFormat::ModelKit => modelkit::KITFILE_NAMES.iter().map(|s| s.to_string()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn hash(
+        &self,
+        req: &HashRequest,
+        progress: &dyn Fn(u64) -> Box<dyn Progress>,
+    ) -> Result<Hashed, SourceError> {
+        let ser = &req.serialization;
+        let only: Option<HashSet<&str>> = req.only.as_ref().map(|v| v.iter().map(String::as_str).collect());
+        let include = |name: &str| {
+            !crate::hashing::model_dir::is_ignored(name, &ser.ignore_paths)
+                && only.as_ref().is_none_or(|o| o.contains(name))
+        };
+        let signed = req.signed.as_ref().map(|s| move |name: &str| s.contains(name));
+        let signed: Option<&(dyn Fn(&str) -> bool + Sync)> = signed.as_ref().map(|f| f as _);
+        let total: u64 = self.layers.iter().map(|l| l.desc.size).sum();
+        let bar = progress(total);
+        let results: BTreeMap<usize, crate::oci::layer_stream::LayerOutput> =
+            crate::hashing::parallel::try_map(
+                &self.layers,
+                req.threads,
+                || (),
+                |_, i, layer| self.hash_one(i, layer, req, &include, signed, bar.as_ref()),
+            )
+            .map_err(SourceError::Oci)?
+            .into_iter()
+            .collect();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let mut items = Vec::new();
+        let mut unsigned = Vec::new();
+        for (i, out) in results {
+            for f in &out.files {
+                if let Some(prev) = seen.insert(f.clone(), i) {
+                    return Err(SourceError::Oci(content(
+                        &layer_what(i, &self.layers[i].desc),
+                        format!("file `{f}` is also in layer {prev}"),
+                    )));
+                }
+            }
+            items.extend(out.resources);
+            unsigned.extend(out.unsigned);
+        }
+        let manifest = Manifest::new(self.name.clone(), ser.clone(), items);
+        Ok(Hashed { manifest, bytes_read: total, unsigned })
+    }
+}
+
+impl PackagedModel<'_> {
+    fn hash_one(
+        &self,
+        i: usize,
+        layer: &PlannedLayer,
+        req: &HashRequest,
+        include: &(dyn Fn(&str) -> bool + Sync),
+        signed: Option<&(dyn Fn(&str) -> bool + Sync)>,
+        progress: &dyn Progress,
+    ) -> Result<crate::oci::layer_stream::LayerOutput, OciError> {
+        let what = layer_what(i, &layer.desc);
+        let ser = &req.serialization;
+        let digest: OciDigest = layer.desc.digest()?;
+        let job = LayerJob {
+            what: what.clone(),
+            format: layer.format,
+            digest,
+            raw_name: layer.path.clone(),
+            method: ser.method,
+            algorithm: ser.hash,
+            include,
+            signed,
+            max_unpacked: unpacked_limit(layer.desc.size, req.max_unpacked),
+            progress,
+            allow_links: ser.allow_symlinks,
+            path_prefix: if layer.format == LayerFormat::Raw { None } else { layer.path.clone() },
+        };
+        if layer.format == LayerFormat::Raw
+            && ((self.trust_raw_digests && job.digest_is_resource())
+                || job.raw_name.as_deref().is_some_and(|n| !job.is_signed(n)))
+        {
+            // The digest is the resource, or the file is unsigned: nothing to read.
+            return job.raw_from_digest();
+        }
+        if layer.format != LayerFormat::Raw && !self.stream_tar {
+            return Err(content(
+                &what,
+                "is a tar archive: its files can only be checked by streaming it (use --deep, or pull)",
+            ));
+        }
+        let blob = self.store.open_blob(&layer.desc, &what)?;
+        let out = hash_layer(blob, &job)?;
+        if let (Some(want), Some(got)) = (&layer.diff_id, &out.diff_id)
+            && *want != got.to_string()
+        {
+            return Err(content(&what, format!("diffId is {got} but the config records {want}")));
+        }
+        Ok(out)
+    }
+}
