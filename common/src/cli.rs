@@ -16,8 +16,9 @@ use crate::crypto::x509::Cert;
 use crate::errors::{Error, KeyError};
 use crate::formats::digest::HashAlgorithm;
 use crate::formats::manifest::{DEFAULT_SHARD_SIZE, Method};
+use crate::hashing::source::HashOptions;
 use crate::ops::report::OutputFormat;
-use crate::ops::workflow::{HashOptions, SignSerialization};
+use crate::ops::sign::SignSerialization;
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 

@@ -21,3 +21,16 @@ pub mod registry;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+
+pub use crypto::signature::TrustPolicy;
+pub use crypto::signing::SigningMaterial;
+pub use errors::Error;
+pub use hashing::source::{HashOptions, LayerTrust, ModelSource};
+#[cfg(feature = "http")]
+pub use ops::remote::{PullReport, RemoteVerifyOptions, pull, verify_remote};
+pub use ops::report::{OutputFormat, SignReport, VerifyReport};
+pub use ops::sign::{SignSerialization, compute_manifest, sign_model};
+pub use ops::source::ModelRef;
+pub use ops::verify::{VerifyOptions, check_files, verify, verify_model};
+#[cfg(feature = "http")]
+pub use registry::{Client, ClientOptions, Reference};

@@ -5,6 +5,8 @@
 //! lives in `modelsig-common`.
 
 use clap::{ArgAction, CommandFactory, Parser, Subcommand};
+use modelsig_common::ModelRef;
+use modelsig_common::RemoteVerifyOptions;
 use modelsig_common::attest::registry as attest;
 use modelsig_common::cli::{HashingArgs, OutputArgs, RegistryArgs};
 use modelsig_common::crypto::keyless::IdentityPolicy;
@@ -15,10 +17,9 @@ use modelsig_common::crypto::signing::SigningMaterial;
 use modelsig_common::errors::{Error, KeyError};
 use modelsig_common::io::write_atomic;
 use modelsig_common::ops::report::{OutputFormat, VerifyReport};
-use modelsig_common::ops::source::ModelRef;
-use modelsig_common::ops::workflow::{HashOptions, SignSerialization, compute_manifest};
-use modelsig_common::registry::model::{RemoteVerifyOptions, remote_manifest};
+use modelsig_common::registry::model::remote_manifest;
 use modelsig_common::registry::{Client, Reference};
+use modelsig_common::{HashOptions, SignSerialization, compute_manifest};
 use std::io::Read;
 use std::path::PathBuf;
 

@@ -2,11 +2,11 @@
 //! subcommands and flags. All format and crypto logic lives in `modelsig-common`.
 
 use clap::{CommandFactory, Parser, Subcommand};
+use modelsig_common::ModelRef;
 use modelsig_common::cli::{HashingArgs, SerializationArgs, SignCommand, VerifyCommand};
 use modelsig_common::errors::Error;
 use modelsig_common::ops::report::OutputFormat;
-use modelsig_common::ops::source::ModelRef;
-use modelsig_common::ops::workflow;
+
 use modelsig_common::packaging::write::{self, PackFormat, PackLayerFormat};
 
 /// Sign and verify ML models, byte-compatible with model_signing (sigstore model-transparency).
@@ -100,7 +100,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             let fail = |e: Error| (e, format);
             let material = material.map_err(fail)?;
             let ser = common.serialization.serialization().map_err(fail)?;
-            let report = workflow::sign_model(
+            let report = modelsig_common::sign_model(
                 &ModelRef::parse(&common.model),
                 &common.signature,
                 &material,
@@ -115,7 +115,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             let (common, policy) = method.parts();
             let format = common.output.output;
             let policy = policy.map_err(|e| (e, format))?;
-            let report = workflow::verify_model(
+            let report = modelsig_common::verify_model(
                 &ModelRef::parse(&common.model),
                 common.signature.as_deref(),
                 &policy,
@@ -134,7 +134,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
         Command::Manifest { model, hashing, serialization } => {
             let fail = |e: Error| (e, OutputFormat::Json);
             let ser = serialization.serialization().map_err(fail)?;
-            let m = workflow::compute_manifest(&ModelRef::parse(&model), &hashing.options(), ser)
+            let m = modelsig_common::compute_manifest(&ModelRef::parse(&model), &hashing.options(), ser)
                 .map_err(fail)?;
             println!("{}", serde_json::to_string_pretty(&m.to_json()).unwrap_or_default());
             Ok(0)

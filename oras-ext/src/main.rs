@@ -4,6 +4,7 @@
 //! checked as it streams. All registry and format logic lives in `modelsig-common`.
 
 use clap::{CommandFactory, Parser, Subcommand};
+use modelsig_common::ModelRef;
 use modelsig_common::cli::{
     AnyTrust, CertificateMaterial, CertificateTrust, HashingArgs, KeyMaterial, KeyTrust, OutputArgs,
     RegistryArgs, SigstoreMaterial, SigstoreTrust,
@@ -13,7 +14,6 @@ use modelsig_common::crypto::signing::sign_manifest;
 use modelsig_common::errors::Error;
 use modelsig_common::io::write_atomic;
 use modelsig_common::ops::report::OutputFormat;
-use modelsig_common::ops::source::ModelRef;
 use modelsig_common::packaging::write::{PackFormat, PackLayerFormat};
 use modelsig_common::registry::model as remote;
 use modelsig_common::registry::{Client, Reference};
@@ -260,9 +260,12 @@ fn verify(
     let policy = policy.map_err(fail)?;
     let r = parse_ref(&args.reference).map_err(fail)?;
     let client = Client::new(&r.registry, args.registry.options());
-    let opts =
-        remote::RemoteVerifyOptions { deep: args.deep, ignore_unsigned_files: args.ignore_unsigned_files };
-    let report = remote::verify_remote(&r, &client, &policy, &args.hashing.options(), &opts).map_err(fail)?;
+    let opts = modelsig_common::RemoteVerifyOptions {
+        deep: args.deep,
+        ignore_unsigned_files: args.ignore_unsigned_files,
+    };
+    let report =
+        modelsig_common::verify_remote(&r, &client, &policy, &args.hashing.options(), &opts).map_err(fail)?;
     let text = report.render(fmt);
     if report.verified || fmt == OutputFormat::Json {
         print!("{text}");
@@ -455,8 +458,9 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             let policy = trust.policy().map_err(fail)?;
             let r = parse_ref(&reference).map_err(fail)?;
             let client = Client::new(&r.registry, registry.options());
-            let report = remote::pull(&r, &client, &policy, &output_dir, &include, &hashing.options())
-                .map_err(fail)?;
+            let report =
+                modelsig_common::pull(&r, &client, &policy, &output_dir, &include, &hashing.options())
+                    .map_err(fail)?;
             print(
                 fmt,
                 serde_json::to_value(&report).unwrap_or_default(),

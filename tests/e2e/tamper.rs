@@ -1,8 +1,8 @@
 //! Tampering with a model or its signature makes verification fail.
 
 use super::vectors::{cases, verify_args};
-use modelsig_common::ops::source::ModelRef;
-use modelsig_common::ops::workflow::{HashOptions, verify_model};
+use modelsig_common::ModelRef;
+use modelsig_common::{HashOptions, verify_model};
 use modelsig_e2e::{copy_tree, flip_byte, translate, vectors};
 use std::path::{Path, PathBuf};
 

@@ -5,9 +5,9 @@
 //! Python `tarfile`. Whenever our verify accepts, both extracted trees must equal the
 //! signed model byte for byte.
 
+use modelsig_common::ModelRef;
 use modelsig_common::crypto::signature::TrustPolicy;
-use modelsig_common::ops::source::ModelRef;
-use modelsig_common::ops::workflow::{HashOptions, verify_model};
+use modelsig_common::{HashOptions, verify_model};
 use modelsig_e2e::fixtures::modelpack_tar_layout as layout_with_layer;
 use modelsig_e2e::tarcraft::{BLOCK, Magic, TarCraft, header, set_checksum};
 use modelsig_e2e::{Pki, python, run, translate};

@@ -10,13 +10,15 @@ use crate::errors::{Error, SignatureError};
 use crate::formats::bundle::{BUNDLE_V03, Bundle, CertificateChain, RawBytes, VerificationMaterial};
 use crate::formats::dsse::Envelope;
 use crate::formats::manifest::Manifest;
+use crate::hashing::source::HashOptions;
 use crate::oci::referrer;
 use crate::oci::{BlobStore, Descriptor, ImageManifest, MEDIA_TYPE_MANIFEST, OciDigest};
+use crate::ops::remote::RemoteVerifyOptions;
 use crate::ops::report::VerifyReport;
-use crate::ops::workflow::HashOptions;
+use crate::ops::verify::check_files;
 use crate::packaging::read::PackagedModel;
 use crate::registry::client::{Client, FetchedManifest};
-use crate::registry::model::{RemoteVerifyOptions, check_files, remote_manifest, resolve};
+use crate::registry::model::{remote_manifest, resolve};
 use crate::registry::reference::Reference;
 use serde::Serialize;
 use std::time::Instant;
@@ -199,8 +201,10 @@ fn check_layers(
 ) -> Result<VerifyReport, Error> {
     let name = target.repository.rsplit('/').next().unwrap_or("model").to_owned();
     let store: Box<dyn BlobStore + Send + '_> = Box::new(client.repo(&target.repository));
-    let mut model = PackagedModel::from_manifest(store, fetched.desc.clone(), &fetched.bytes, name)?;
-    check_files(&mut model, signed, hash, opts, report, started, client)
+    let model = PackagedModel::from_manifest(store, fetched.desc.clone(), &fetched.bytes, name)?;
+    let mut report = check_files(&model, signed, &opts.for_registry(hash), &[], report, started)?;
+    report.bytes_transferred = Some(client.downloaded());
+    Ok(report)
 }
 
 /// Checks attestation envelopes already verified by `cosign verify-attestation` (its

@@ -275,6 +275,16 @@ impl Bundle {
     }
 }
 
+/// Reads and parses a signature file. An unreadable file is a usage error; a file that is
+/// not a valid bundle is a failed verification.
+pub fn read_bundle(
+    signature: &std::path::Path,
+) -> Result<Result<Bundle, crate::errors::SignatureError>, crate::errors::SourceError> {
+    let bytes = std::fs::read(signature)
+        .map_err(|source| crate::errors::SourceError::Io { path: signature.to_path_buf(), source })?;
+    Ok(Bundle::from_json(&bytes, &signature.display().to_string()).map_err(Into::into))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

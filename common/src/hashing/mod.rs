@@ -8,6 +8,7 @@
 
 pub mod model_dir;
 pub mod parallel;
+pub mod source;
 
 use crate::errors::SourceError;
 use crate::formats::digest::{Digest, HashAlgorithm};

@@ -1,15 +1,12 @@
-//! Model sources: where the files of a model come from.
-//!
-//! A `MODEL` argument names a local directory or file, or (in later work) an OCI image
-//! layout (`oci:PATH[:TAG|@DIGEST]`), a KitOps ModelKit in local storage (`kit:REF`) or a
-//! registry reference (`registry:REF`). Every source yields the same [`Manifest`] that
+//! Model references: what a `MODEL` argument names — a local directory or file, an OCI
+//! image layout (`oci:PATH[:TAG|@DIGEST]`), a KitOps ModelKit in local storage (`kit:REF`)
+//! or a registry reference (`registry:REF`) — and opening one as a
+//! [`ModelSource`](crate::hashing::source::ModelSource). Every source yields the manifest
 //! model_signing would compute on the unpacked directory, so signing and verification do
 //! not care where the bytes live.
 
 use crate::errors::SourceError;
-use crate::formats::manifest::{Manifest, Serialization};
-use crate::hashing::model_dir::{self, WalkOptions};
-use crate::hashing::{self, Progress};
+use crate::hashing::source::{DirSource, LayerTrust, ModelSource};
 use std::path::{Path, PathBuf};
 
 /// A parsed `MODEL` argument.
@@ -77,106 +74,14 @@ impl std::fmt::Display for ModelRef {
     }
 }
 
-/// Hashing parameters shared by all sources.
-#[derive(Debug, Clone)]
-pub struct HashRequest {
-    /// Method, algorithm, symlink policy and the full ignore list (relative to the root).
-    pub serialization: Serialization,
-    /// When set, only these file paths are hashed (`--ignore_unsigned_files`).
-    pub only: Option<Vec<String>>,
-    /// When verifying: the file paths the signature lists. Sources that can skip bytes
-    /// (packaged layers) report other files as unsigned without hashing them.
-    pub signed: Option<std::collections::HashSet<String>>,
-    /// The most bytes one compressed layer may unpack to (`None`: the default cap).
-    pub max_unpacked: Option<u64>,
-    /// Worker threads.
-    pub threads: usize,
-}
-
-/// What hashing a source produced.
-pub struct Hashed {
-    /// The computed manifest.
-    pub manifest: Manifest,
-    /// Bytes read from the source.
-    pub bytes_read: u64,
-    /// Files present but not signed, listed without being hashed.
-    pub unsigned: Vec<String>,
-}
-
-impl Hashed {
-    /// Compares with the signed manifest; unsigned files count as extra.
-    pub fn compare(&self, signed: &Manifest) -> crate::formats::manifest::Comparison {
-        let mut c = self.manifest.compare(signed);
-        for f in &self.unsigned {
-            if !c.extra.contains(f) {
-                c.extra.push(f.clone());
-            }
+impl ModelRef {
+    /// How this model's packaged layers are trusted when hashed: registries are
+    /// content-addressed (raw layers by digest, tar layers streamed); layouts are read.
+    pub fn layer_trust(&self) -> LayerTrust {
+        match self {
+            Self::Registry(_) => LayerTrust::RawDigests { stream_tar: true },
+            _ => LayerTrust::Stream,
         }
-        c
-    }
-}
-
-/// A place models are read from.
-pub trait ModelSource {
-    /// The informative model name.
-    fn model_name(&self) -> String;
-    /// Paths (relative to the model root) that model_signing's CLI would resolve the
-    /// signature file to, so it is left out of the manifest.
-    fn relative_path_of(&self, path: &Path) -> Option<String>;
-    /// Paths the unpacked model holds that are not part of the packaged content and so
-    /// must be recorded as ignored (a ModelKit's `Kitfile`, written by `kit unpack`).
-    fn implicit_ignores(&self) -> Vec<String> {
-        Vec::new()
-    }
-    /// A signature stored with the model (an OCI referrer in a layout), if any.
-    fn attached_signature(&self) -> Result<Option<Vec<u8>>, SourceError> {
-        Ok(None)
-    }
-    /// Computes the manifest.
-    fn hash(
-        &self,
-        req: &HashRequest,
-        progress: &dyn Fn(u64) -> Box<dyn Progress>,
-    ) -> Result<Hashed, SourceError>;
-}
-
-/// A local directory (or single file).
-pub struct DirSource {
-    path: PathBuf,
-}
-
-impl DirSource {
-    /// Opens a local path.
-    pub fn new(path: &Path) -> Self {
-        Self { path: path.to_path_buf() }
-    }
-}
-
-impl ModelSource for DirSource {
-    fn model_name(&self) -> String {
-        model_dir::model_name(&self.path)
-    }
-
-    fn relative_path_of(&self, path: &Path) -> Option<String> {
-        model_dir::resolve_cli_ignore_paths(&self.path, &[path.to_path_buf()]).into_iter().next()
-    }
-
-    fn hash(
-        &self,
-        req: &HashRequest,
-        progress: &dyn Fn(u64) -> Box<dyn Progress>,
-    ) -> Result<Hashed, SourceError> {
-        let ser = &req.serialization;
-        let opts = WalkOptions { allow_symlinks: ser.allow_symlinks, ignore_paths: ser.ignore_paths.clone() };
-        let files = model_dir::list_files(&self.path, &opts, req.only.as_deref())?;
-        let total = hashing::total_bytes(&files);
-        let bar = progress(total);
-        let items = hashing::hash_files(&files, ser.method, ser.hash, req.threads, bar.as_ref())?;
-        Ok(Hashed {
-            manifest: Manifest::new(self.model_name(), ser.clone(), items),
-            bytes_read: total,
-            unsigned: Vec::new(),
-        })
     }
 }
 
@@ -196,14 +101,12 @@ pub fn open(model: &ModelRef) -> Result<Box<dyn ModelSource>, SourceError> {
             let repo = client.repo(&reference.repository);
             let fetched = resolve(&repo, &reference)?;
             let name = reference.repository.rsplit('/').next().unwrap_or("model").to_owned();
-            let mut m = crate::packaging::read::PackagedModel::from_manifest(
+            let m = crate::packaging::read::PackagedModel::from_manifest(
                 Box::new(repo),
                 fetched.desc,
                 &fetched.bytes,
                 name,
             )?;
-            // Raw layers are content-addressed: their digest is the file's sha256, no download.
-            m.trust_raw_digests = true;
             Ok(Box::new(m))
         }
         #[cfg(not(feature = "http"))]
@@ -212,14 +115,6 @@ pub fn open(model: &ModelRef) -> Result<Box<dyn ModelSource>, SourceError> {
             reason: "this build has no registry client (feature `http`)".into(),
         }),
     }
-}
-
-/// The file paths a signed manifest covers (shards collapse to their file).
-pub fn signed_paths(manifest: &Manifest) -> Vec<String> {
-    // Items come in canonical order (path, then shard range), so a file's shards are adjacent.
-    let mut v: Vec<String> = manifest.items().map(|(k, _)| k.path().to_owned()).collect();
-    v.dedup();
-    v
 }
 
 #[cfg(test)]

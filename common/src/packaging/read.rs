@@ -11,11 +11,11 @@
 use crate::errors::{OciError, SourceError};
 use crate::formats::manifest::Manifest;
 use crate::hashing::Progress;
+use crate::hashing::source::{HashRequest, Hashed, LayerTrust, ModelSource};
 use crate::oci::layer_stream::{LayerJob, hash_layer, safe_member_name, unpacked_limit};
 use crate::oci::modelkit::{self, Kitfile};
 use crate::oci::modelpack::{self, LayerFormat, ModelConfig};
 use crate::oci::{ANNOTATION_TITLE, BlobStore, Descriptor, ImageManifest, OciDigest, OciLayout};
-use crate::ops::source::{HashRequest, Hashed, ModelSource};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
@@ -48,11 +48,6 @@ pub struct PackagedModel<'a> {
     store: Box<dyn BlobStore + Send + 'a>,
     /// The layout, when the model was opened from one (for attached signatures).
     layout: Option<OciLayout>,
-    /// Take a raw layer's descriptor digest as the file's sha256 without downloading it
-    /// (registry verify/sign: the blob is content-addressed and checked when pulled).
-    pub trust_raw_digests: bool,
-    /// Stream tar layers to hash their files (false: fail, naming the layer).
-    pub stream_tar: bool,
     /// The manifest descriptor (digest pinned by the index).
     pub manifest_desc: Descriptor,
     /// The parsed manifest.
@@ -187,17 +182,7 @@ impl<'a> PackagedModel<'a> {
             };
             layers.push(PlannedLayer { desc: d.clone(), format, path, diff_id: diff_ids[i].clone() });
         }
-        Ok(Self {
-            store,
-            layout: None,
-            trust_raw_digests: false,
-            stream_tar: true,
-            manifest_desc,
-            manifest,
-            format,
-            layers,
-            name,
-        })
+        Ok(Self { store, layout: None, manifest_desc, manifest, format, layers, name })
     }
 
     /// Where the blobs are.
@@ -212,7 +197,14 @@ impl ModelSource for PackagedModel<'_> {
     }
 
     fn relative_path_of(&self, _path: &Path) -> Option<String> {
+        // No local file lies inside a packaged model.
         None
+    }
+
+    fn ignore_path_of(&self, path: &Path) -> Option<String> {
+        // `--ignore-paths` names paths inside the package.
+        let p = path.to_str()?;
+        (!p.starts_with('/')).then(|| crate::formats::manifest::ResourceKey::file(p).path().to_owned())
     }
 
     fn attached_signature(&self) -> Result<Option<Vec<u8>>, SourceError> {
@@ -311,14 +303,18 @@ impl PackagedModel<'_> {
             allow_links: ser.allow_symlinks,
             path_prefix: if layer.format == LayerFormat::Raw { None } else { layer.path.clone() },
         };
+        let (raw_digests, stream_tar) = match req.layers {
+            LayerTrust::Stream => (false, true),
+            LayerTrust::RawDigests { stream_tar } => (true, stream_tar),
+        };
         if layer.format == LayerFormat::Raw
-            && ((self.trust_raw_digests && job.digest_is_resource())
+            && ((raw_digests && job.digest_is_resource())
                 || job.raw_name.as_deref().is_some_and(|n| !job.is_signed(n)))
         {
             // The digest is the resource, or the file is unsigned: nothing to read.
             return job.raw_from_digest();
         }
-        if layer.format != LayerFormat::Raw && !self.stream_tar {
+        if layer.format != LayerFormat::Raw && !stream_tar {
             return Err(content(
                 &what,
                 "is a tar archive: its files can only be checked by streaming it (use --deep, or pull)",

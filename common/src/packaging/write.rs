@@ -14,12 +14,12 @@ use crate::formats::digest::{Digest, HashAlgorithm};
 use crate::formats::manifest::{Manifest, Method, ResourceKey, Serialization};
 use crate::hashing::StreamHasher;
 use crate::hashing::model_dir::{ModelFile, WalkOptions};
+use crate::hashing::source::HashOptions;
 use crate::oci::modelkit::{self, Entry, Kitfile, ModelSection};
 use crate::oci::modelpack::{self, Kind, LayerFormat, ModelConfig, ModelFs};
 use crate::oci::referrer;
 use crate::oci::{ANNOTATION_CREATED, Descriptor, ImageManifest, MEDIA_TYPE_MANIFEST};
 use crate::oci::{OciDigest, OciLayout};
-use crate::ops::workflow::HashOptions;
 use serde::Serialize;
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
@@ -274,7 +274,7 @@ pub fn pack(
     let signed: Option<(Bundle, Manifest)> = match signature {
         None => None,
         Some(p) => {
-            let bundle = crate::ops::workflow::read_bundle(p)?.map_err(Error::Signature)?;
+            let bundle = crate::formats::bundle::read_bundle(p)?.map_err(Error::Signature)?;
             let payload = bundle
                 .envelope()
                 .map_err(SignatureError::from)?

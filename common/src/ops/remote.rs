@@ -1,0 +1,506 @@
+//! Models in registries, verified: find the signature attached to a pinned manifest (the
+//! newest few referrers), verify the model from its manifest and signature only (the one
+//! pipeline of [`crate::ops::verify`], raw layers by digest), and pull it with every file
+//! checked as it streams.
+//!
+//! Verify-then-use is pinned: a tag is resolved once to a manifest digest (checked against
+//! the bytes), the signature is looked up and verified for that digest, and everything
+//! after is fetched by digest and checked as it streams.
+
+use crate::crypto::signature::{TrustPolicy, VerifiedSignature, verify_bundle};
+use crate::errors::{Error, OciError, SignatureError};
+use crate::formats::bundle::Bundle;
+use crate::formats::manifest::{Manifest, Serialization};
+use crate::hashing::StreamHasher;
+use crate::hashing::source::{HashOptions, LayerTrust, signed_paths};
+use crate::oci::layer_stream::{tar_failure, unpacked_limit, unpacked_stream};
+use crate::oci::modelpack::LayerFormat;
+use crate::oci::referrer;
+use crate::oci::tar_archive::{MemberKind, TarLimits, TarReader};
+use crate::oci::{BlobStore, Descriptor, ImageManifest, OciDigest};
+use crate::ops::report::VerifyReport;
+use crate::ops::verify::{VerifyOptions, check_files, serialization_for};
+use crate::packaging::read::PackagedModel;
+use crate::registry::client::{Client, Repo};
+use crate::registry::model::resolve;
+use crate::registry::reference::Reference;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// A verified signature for a pinned remote model, with its plan.
+pub struct RemoteSignature<'c> {
+    /// The verified signature.
+    pub verified: VerifiedSignature,
+    /// The model (manifest pinned by digest).
+    pub model: PackagedModel<'c>,
+    /// The pinned manifest.
+    pub subject: Descriptor,
+}
+
+/// How many signature referrers are examined at most, newest first (by their
+/// `org.opencontainers.image.created` annotation): junk referrers cost two requests each.
+pub const MAX_SIGNATURE_CANDIDATES: usize = 16;
+
+/// Reasons quoted in the error when no signature verifies (the rest are counted).
+const MAX_REASONS: usize = 3;
+
+/// Resolves, finds the attached signatures and returns the first that verifies (looking at
+/// the newest [`MAX_SIGNATURE_CANDIDATES`]).
+pub fn verified_signature<'c>(
+    target: &Reference,
+    client: &'c Client,
+    policy: &TrustPolicy,
+) -> Result<RemoteSignature<'c>, Error> {
+    let repo = client.repo(&target.repository);
+    let fetched = resolve(&repo, target)?;
+    let subject = fetched.desc.clone();
+    let digest = subject.digest()?;
+    let (refs, _) = repo.referrers(&digest)?;
+    let mut candidates: Vec<Descriptor> = refs.into_iter().filter(referrer::is_bundle_referrer).collect();
+    candidates.sort_by(|a, b| {
+        let t = |d: &Descriptor| d.annotation(crate::oci::ANNOTATION_CREATED).map(str::to_owned);
+        t(b).cmp(&t(a))
+    });
+    if candidates.is_empty() {
+        return Err(SignatureError::Material(format!(
+            "no model signature is attached to {target} ({digest})"
+        ))
+        .into());
+    }
+    let attached = candidates.len();
+    candidates.truncate(MAX_SIGNATURE_CANDIDATES);
+    let mut reasons = Vec::new();
+    for c in &candidates {
+        match check_candidate(&repo, c, &digest, policy) {
+            Ok(verified) => {
+                let name = target.repository.rsplit('/').next().unwrap_or("model").to_owned();
+                let store: Box<dyn BlobStore + Send + 'c> = Box::new(client.repo(&target.repository));
+                let model = PackagedModel::from_manifest(store, subject.clone(), &fetched.bytes, name)?;
+                return Ok(RemoteSignature { verified, model, subject });
+            }
+            Err(e) => reasons.push(format!("{}: {}", c.digest_str, short(&e.to_string()))),
+        }
+    }
+    let examined = reasons.len();
+    let more = examined.saturating_sub(MAX_REASONS);
+    reasons.truncate(MAX_REASONS);
+    let mut msg = format!("no attached signature verifies ({examined} examined");
+    if attached > examined {
+        msg.push_str(&format!(
+            " of {attached} attached: only the newest {MAX_SIGNATURE_CANDIDATES} are examined"
+        ));
+    }
+    msg.push_str(&format!("): {}", reasons.join("; ")));
+    if more > 0 {
+        msg.push_str(&format!("; and {more} more"));
+    }
+    Err(SignatureError::Material(msg).into())
+}
+
+/// One reason, cut to a readable length.
+fn short(s: &str) -> String {
+    const MAX: usize = 300;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+fn check_candidate(
+    repo: &Repo,
+    c: &Descriptor,
+    subject: &OciDigest,
+    policy: &TrustPolicy,
+) -> Result<VerifiedSignature, Error> {
+    let m = repo
+        .fetch_manifest(&c.digest_str)?
+        .ok_or_else(|| SignatureError::Material("referrer manifest is gone".into()))?;
+    let rm = ImageManifest::from_json(&m.bytes, "referrer manifest")?;
+    if rm.subject.as_ref().map(|s| s.digest_str.as_str()) != Some(subject.to_string().as_str()) {
+        return Err(SignatureError::Material("referrer names another subject".into()).into());
+    }
+    let layer = referrer::bundle_layer(&rm)
+        .ok_or_else(|| SignatureError::Material("referrer has no bundle layer".into()))?;
+    let bytes = repo.read_blob(layer, "signature bundle")?;
+    let bundle = Bundle::from_json(&bytes, "attached signature").map_err(SignatureError::from)?;
+    Ok(verify_bundle(&bundle, policy)?)
+}
+
+/// Options of remote verification.
+#[derive(Debug, Clone, Default)]
+pub struct RemoteVerifyOptions {
+    /// Stream tar layers to check their files.
+    pub deep: bool,
+    /// Tolerate layer files that were not signed.
+    pub ignore_unsigned_files: bool,
+}
+
+impl RemoteVerifyOptions {
+    /// The pipeline's options for a model in a registry: raw layers by digest (the registry
+    /// is content-addressed), tar layers streamed with `deep`.
+    pub fn for_registry(&self, hash: &HashOptions) -> VerifyOptions {
+        VerifyOptions {
+            hash: hash.clone(),
+            layers: LayerTrust::RawDigests { stream_tar: self.deep },
+            ignore_unsigned_files: self.ignore_unsigned_files,
+        }
+    }
+}
+
+/// Verifies a model in a registry from its manifest and signature: raw layers by digest
+/// equality (not downloaded), tar layers streamed only with `deep`.
+pub fn verify_remote(
+    target: &Reference,
+    client: &Client,
+    policy: &TrustPolicy,
+    hash: &HashOptions,
+    opts: &RemoteVerifyOptions,
+) -> Result<VerifyReport, Error> {
+    let started = Instant::now();
+    let mut report = VerifyReport::new(target.to_string(), "attached signature".into());
+    let sig = match verified_signature(target, client, policy) {
+        Ok(s) => s,
+        Err(Error::Signature(e)) => {
+            report.bytes_transferred = Some(client.downloaded());
+            return Ok(report.failed(e.to_string(), started));
+        }
+        Err(e) => return Err(e),
+    };
+    report.subject = Some(sig.subject.digest_str.clone());
+    report.signer = Some(sig.verified.signer.clone());
+    report.predicate_type = Some(sig.verified.predicate_type.clone());
+    let mut report =
+        check_files(&sig.model, &sig.verified.manifest, &opts.for_registry(hash), &[], report, started)?;
+    report.bytes_transferred = Some(client.downloaded());
+    Ok(report)
+}
+
+/// Does `name` match a glob (`*` within a path component, `**` across, `?` one character)?
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    fn m(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) if p.get(1) == Some(&b'*') => {
+                if p.len() == 2 {
+                    return true;
+                }
+                let rest = p[2..].strip_prefix(b"/").unwrap_or(&p[2..]);
+                (0..=n.len()).any(|i| (i == 0 || n[i - 1] == b'/') && m(rest, &n[i..]))
+            }
+            (Some(b'*'), _) => {
+                (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != b'/').any(|i| m(&p[1..], &n[i..]))
+            }
+            (Some(b'?'), Some(c)) if *c != b'/' => m(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => m(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    m(pattern.as_bytes(), name.as_bytes())
+}
+
+/// What a pull did.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PullReport {
+    /// The pinned manifest.
+    pub subject: String,
+    /// Files written (verified).
+    pub written: Vec<String>,
+    /// Files already present with the signed digest.
+    pub already_present: Vec<String>,
+    /// Bytes downloaded.
+    pub bytes_transferred: u64,
+}
+
+/// Creates the directories of `rel` under `root`, refusing symbolic links on the way.
+fn safe_parent(root: &Path, rel: &str) -> Result<PathBuf, Error> {
+    let mut dir = root.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for c in &parts[..parts.len().saturating_sub(1)] {
+        dir.push(c);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(OciError::Content {
+                    what: rel.into(),
+                    problem: format!("{} is a symbolic link", dir.display()),
+                }
+                .into());
+            }
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(OciError::Content {
+                    what: rel.into(),
+                    problem: format!("{} is not a directory", dir.display()),
+                }
+                .into());
+            }
+            Err(_) => std::fs::create_dir(&dir)
+                .map_err(|source| crate::errors::OutputError { path: dir.clone(), source })?,
+        }
+    }
+    Ok(dir)
+}
+
+/// A file being written: temporary until its content matched the signature.
+struct Pending {
+    name: String,
+    tmp: tempfile::NamedTempFile,
+    hasher: StreamHasher,
+    dest: PathBuf,
+}
+
+impl Pending {
+    fn new(root: &Path, name: &str, ser: &Serialization) -> Result<Self, Error> {
+        let dir = safe_parent(root, name)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".modelsig-pull-")
+            .tempfile_in(&dir)
+            .map_err(|source| crate::errors::OutputError { path: dir.clone(), source })?;
+        let dest = root.join(name);
+        if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(OciError::Content {
+                what: name.into(),
+                problem: "destination is a symbolic link".into(),
+            }
+            .into());
+        }
+        Ok(Self { name: name.into(), tmp, hasher: StreamHasher::new(name, ser.method, ser.hash), dest })
+    }
+
+    /// Streams `src` to the temporary file, hashing it on the way.
+    fn fill(&mut self, src: &mut impl Read, buf: &mut [u8]) -> Result<(), Error> {
+        loop {
+            let n = src.read(buf).map_err(OciError::from_io)?;
+            if n == 0 {
+                return Ok(());
+            }
+            self.hasher.update(&buf[..n]);
+            self.tmp
+                .write_all(&buf[..n])
+                .map_err(|source| crate::errors::OutputError { path: self.dest.clone(), source })?;
+        }
+    }
+
+    /// Renames into place if the file matches the signature: every signed resource of it
+    /// (all shards up to its signed end) and nothing more.
+    fn commit(self, signed: &Manifest) -> Result<String, Error> {
+        let computed = self.hasher.finish();
+        signed
+            .check_file(&self.name, &computed)
+            .map_err(|problem| OciError::Content { what: self.name.clone(), problem })?;
+        self.tmp
+            .persist(&self.dest)
+            .map_err(|e| crate::errors::OutputError { path: self.dest.clone(), source: e.error })?;
+        Ok(self.name)
+    }
+}
+
+/// Is the file already in place with exactly the signed content (every signed resource)?
+fn local_matches(path: &Path, name: &str, ser: &Serialization, signed: &Manifest) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return false };
+    if !meta.is_file() {
+        return false;
+    }
+    let Ok(mut f) = std::fs::File::open(path) else { return false };
+    let mut h = StreamHasher::new(name, ser.method, ser.hash);
+    let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(_) => return false,
+        }
+    }
+    signed.check_file(name, &h.finish()).is_ok()
+}
+
+/// Bytes free for an unprivileged writer on the file system holding `dir`.
+fn free_space(dir: &Path) -> Option<u64> {
+    let s = rustix::fs::statvfs(dir).ok()?;
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+/// Checks, from the manifest alone and before anything is downloaded, what can be judged
+/// there: a raw layer whose digest contradicts the signed digest of its file, a file claimed
+/// by two raw layers, and whether the declared sizes fit on the disk.
+fn precheck(
+    model: &PackagedModel<'_>,
+    signed: &Manifest,
+    ser: &Serialization,
+    wanted: &HashSet<String>,
+    out: &Path,
+) -> Result<(), Error> {
+    let digest_is_resource = ser.method == crate::formats::manifest::Method::Files
+        && ser.hash == crate::formats::digest::HashAlgorithm::Sha256;
+    let mut claimed: HashMap<&str, usize> = HashMap::new();
+    let mut needed: u64 = 0;
+    for (i, layer) in model.layers.iter().enumerate() {
+        let what = format!("layer {i} ({})", layer.desc.digest_str);
+        if layer.format != LayerFormat::Raw {
+            needed = needed.saturating_add(layer.desc.size);
+            continue;
+        }
+        let Some(name) = layer.path.as_deref() else { continue };
+        if let Some(prev) = claimed.insert(name, i) {
+            return Err(OciError::Content {
+                what,
+                problem: format!("file `{name}` is also in layer {prev}"),
+            }
+            .into());
+        }
+        if !wanted.contains(name) {
+            continue;
+        }
+        if digest_is_resource {
+            let layer_digest = layer.desc.digest()?;
+            if let Some((_, want)) = signed.resources_of(name).next()
+                && want.bytes() != layer_digest.bytes()
+            {
+                return Err(OciError::Content {
+                    what: format!("{what}, file `{name}`"),
+                    problem: format!(
+                        "the manifest's layer digest {layer_digest} contradicts the signed digest {want} (nothing downloaded)"
+                    ),
+                }
+                .into());
+            }
+        }
+        let present = std::fs::metadata(out.join(name)).is_ok_and(|m| m.len() == layer.desc.size);
+        if !present {
+            needed = needed.saturating_add(layer.desc.size);
+        }
+    }
+    if let Some(free) = free_space(out)
+        && needed > free
+    {
+        return Err(OciError::Limit {
+            what: out.display().to_string(),
+            problem: format!(
+                "the layers to download declare {needed} bytes but only {free} bytes are free (nothing downloaded)"
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Pulls the files of a signed model (or those matching `include`), verifying the signature
+/// first and every file as it streams; files are renamed into place only once they match,
+/// and the pull stops at the first mismatch.
+pub fn pull(
+    target: &Reference,
+    client: &Client,
+    policy: &TrustPolicy,
+    out: &Path,
+    include: &[String],
+    hash: &HashOptions,
+) -> Result<PullReport, Error> {
+    let sig = verified_signature(target, client, policy)?;
+    let signed = &sig.verified.manifest;
+    let ser = serialization_for(&sig.model, signed, hash, &[]);
+    let wanted: HashSet<String> = signed_paths(signed)
+        .into_iter()
+        .filter(|p| include.is_empty() || include.iter().any(|g| glob_match(g, p)))
+        .collect();
+    if wanted.is_empty() {
+        return Err(Error::Usage("no signed file matches --include".into()));
+    }
+    std::fs::create_dir_all(out)
+        .map_err(|source| crate::errors::OutputError { path: out.to_path_buf(), source })?;
+    precheck(&sig.model, signed, &ser, &wanted, out)?;
+    let mut report = PullReport { subject: sig.subject.digest_str.clone(), ..Default::default() };
+    let store = sig.model.store();
+    let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
+    for (i, layer) in sig.model.layers.iter().enumerate() {
+        let what = format!("layer {i} ({})", layer.desc.digest_str);
+        if layer.format == LayerFormat::Raw {
+            let Some(name) = &layer.path else { continue };
+            if !wanted.contains(name) {
+                continue;
+            }
+            if local_matches(&out.join(name), name, &ser, signed) {
+                report.already_present.push(name.clone());
+                continue;
+            }
+            let mut pending = Pending::new(out, name, &ser)?;
+            pending.fill(&mut store.open_blob(&layer.desc, &what)?, &mut buf)?;
+            report.written.push(pending.commit(signed)?);
+            continue;
+        }
+        // Tar layers: extract wanted members as they stream, through the one tar reader.
+        let limit = unpacked_limit(layer.desc.size, hash.max_unpacked_size);
+        let blob = store.open_blob(&layer.desc, &what)?;
+        let stream = unpacked_stream(blob, layer.format, limit, &what)?;
+        let mut archive = TarReader::new(stream, TarLimits::default());
+        let fail = |e| tar_failure(&what, e);
+        while let Some(member) = archive.next_member().map_err(fail)? {
+            let entry = || format!("{what}, entry `{}`", member.raw_name);
+            let name = member.name.clone();
+            match member.kind {
+                MemberKind::Directory => continue,
+                MemberKind::File => {}
+                MemberKind::Symlink(_) | MemberKind::HardLink(_) => {
+                    return Err(
+                        OciError::Content { what: entry(), problem: "links are not pulled".into() }.into()
+                    );
+                }
+            }
+            if let Some(prefix) = &layer.path
+                && name != *prefix
+                && !name.starts_with(&format!("{prefix}/"))
+            {
+                return Err(OciError::Content {
+                    what: entry(),
+                    problem: format!("is outside the path `{prefix}` the layer is declared to hold"),
+                }
+                .into());
+            }
+            if !wanted.contains(&name) {
+                continue;
+            }
+            if local_matches(&out.join(&name), &name, &ser, signed) {
+                report.already_present.push(name);
+                continue;
+            }
+            let mut pending = Pending::new(out, &name, &ser)?;
+            pending.fill(&mut archive.data(), &mut buf)?;
+            report.written.push(pending.commit(signed)?);
+        }
+        // Finish the stream so the layer digest is checked too.
+        std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(OciError::from_io)?;
+    }
+    let done: HashSet<&String> = report.written.iter().chain(&report.already_present).collect();
+    let mut missing: Vec<&String> = wanted.iter().filter(|w| !done.contains(w)).collect();
+    if !missing.is_empty() {
+        missing.sort();
+        return Err(OciError::Content {
+            what: target.to_string(),
+            problem: format!("signed files not found in any layer: {missing:?}"),
+        }
+        .into());
+    }
+    report.bytes_transferred = client.downloaded();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*.json", "config.json"));
+        assert!(!glob_match("*.json", "a/config.json"));
+        assert!(glob_match("**/*.json", "a/b/config.json"));
+        assert!(glob_match("**/*.json", "config.json"));
+        assert!(glob_match("weights/**", "weights/a/b.bin"));
+        assert!(glob_match("model-0000?.bin", "model-00001.bin"));
+        assert!(!glob_match("model-0000?.bin", "model-000010.bin"));
+    }
+}
