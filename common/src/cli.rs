@@ -5,22 +5,17 @@
 //! `--ignore-paths`, `--ignore-git-paths/--no-ignore-git-paths`, `--allow_symlinks`,
 //! `--ignore_unsigned_files`.
 
-use crate::crypto::keyless::http::HttpTransport;
-use crate::crypto::keyless::signer::{IdentityToken, Services};
-use crate::crypto::keyless::trust_root::signing_services;
-use crate::crypto::keyless::{IdentityPolicy, trust_root::TrustedRoot};
-use crate::crypto::keys::PublicKey;
 use crate::crypto::signature::TrustPolicy;
 use crate::crypto::signing::SigningMaterial;
-use crate::crypto::x509::Cert;
-use crate::errors::{Error, KeyError};
+use crate::crypto::trust::{MODEL_SIGNING_FLAGS, SigningSpec, TrustSpec};
+use crate::errors::Error;
 use crate::formats::digest::HashAlgorithm;
 use crate::formats::manifest::{DEFAULT_SHARD_SIZE, Method};
 use crate::hashing::source::HashOptions;
 use crate::ops::report::OutputFormat;
 use crate::ops::sign::SignSerialization;
 use clap::{Args, Subcommand, ValueEnum};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Options that control which files are hashed.
 #[derive(Debug, Clone, Args)]
@@ -168,9 +163,9 @@ impl SignCommand {
     /// The common arguments and the loaded signing material.
     pub fn parts(&self) -> (&SignCommon, Result<SigningMaterial, Error>) {
         match self {
-            SignCommand::Key(a) => (&a.common, a.material.load().map_err(Error::from)),
-            SignCommand::Certificate(a) => (&a.common, a.material.load().map_err(Error::from)),
-            SignCommand::Sigstore(a) => (&a.common, a.material.load()),
+            SignCommand::Key(a) => (&a.common, a.material.spec().load()),
+            SignCommand::Certificate(a) => (&a.common, a.material.spec().load()),
+            SignCommand::Sigstore(a) => (&a.common, a.material.spec().load()),
         }
     }
 }
@@ -218,9 +213,9 @@ pub struct KeyMaterial {
 }
 
 impl KeyMaterial {
-    /// Loads the signing material.
-    pub fn load(&self) -> Result<SigningMaterial, KeyError> {
-        SigningMaterial::key(&self.private_key, self.password.as_deref())
+    /// The signing material these flags name.
+    pub fn spec(&self) -> SigningSpec {
+        SigningSpec::Key { private_key: self.private_key.clone(), password: self.password.clone() }
     }
 }
 
@@ -239,14 +234,14 @@ pub struct CertificateMaterial {
 }
 
 impl CertificateMaterial {
-    /// Loads the signing material.
-    pub fn load(&self) -> Result<SigningMaterial, KeyError> {
-        SigningMaterial::certificate(
-            &self.key.private_key,
-            &self.signing_certificate,
-            &self.certificate_chain,
-            self.key.password.as_deref(),
-        )
+    /// The signing material these flags name.
+    pub fn spec(&self) -> SigningSpec {
+        SigningSpec::Certificate {
+            private_key: self.key.private_key.clone(),
+            password: self.key.password.clone(),
+            signing_certificate: self.signing_certificate.clone(),
+            chain: self.certificate_chain.clone(),
+        }
     }
 }
 
@@ -266,37 +261,13 @@ pub struct SigstoreMaterial {
 }
 
 impl SigstoreMaterial {
-    /// Loads the signing material.
-    pub fn load(&self) -> Result<SigningMaterial, Error> {
-        let token = self.identity_token.as_deref().ok_or_else(|| {
-            Error::Usage(
-                "sign sigstore needs --identity_token (or SIGSTORE_ID_TOKEN): no interactive OIDC flow"
-                    .into(),
-            )
-        })?;
-        let token = IdentityToken::parse(token).map_err(|e| Error::Usage(e.to_string()))?;
-        let (root, services) = match &self.trust_config {
-            Some(p) => {
-                let bytes = std::fs::read(p).map_err(|source| KeyError::Io { path: p.clone(), source })?;
-                let root = TrustedRoot::from_json(&bytes, &p.display().to_string())?;
-                let services = signing_services(&bytes).ok_or_else(|| {
-                    Error::Usage(format!("{}: no signingConfig with Fulcio and Rekor URLs", p.display()))
-                })?;
-                (root, services)
-            }
-            None if self.use_staging => {
-                return Err(Error::Usage(
-                    "--use_staging needs --trust_config with the staging configuration".into(),
-                ));
-            }
-            None => (TrustedRoot::builtin()?, Services::default()),
-        };
-        Ok(SigningMaterial::Keyless {
-            token,
-            services,
-            transport: Box::new(HttpTransport::new(std::time::Duration::from_secs(60))),
-            root: Box::new(root),
-        })
+    /// The signing material these flags name.
+    pub fn spec(&self) -> SigningSpec {
+        SigningSpec::Sigstore {
+            identity_token: self.identity_token.clone(),
+            trust_config: self.trust_config.clone(),
+            use_staging: self.use_staging,
+        }
     }
 }
 
@@ -322,9 +293,9 @@ impl VerifyCommand {
     /// The common arguments and the trust policy.
     pub fn parts(&self) -> (&VerifyCommon, Result<TrustPolicy, Error>) {
         match self {
-            VerifyCommand::Key(a) => (&a.common, a.trust.policy()),
-            VerifyCommand::Certificate(a) => (&a.common, a.trust.policy()),
-            VerifyCommand::Sigstore(a) => (&a.common, a.trust.policy()),
+            VerifyCommand::Key(a) => (&a.common, a.trust.spec().load()),
+            VerifyCommand::Certificate(a) => (&a.common, a.trust.spec().load()),
+            VerifyCommand::Sigstore(a) => (&a.common, a.trust.spec().load()),
         }
     }
 }
@@ -400,71 +371,32 @@ pub struct SigstoreTrust {
     pub use_staging: bool,
 }
 
-/// Common system trust store locations (for `verify certificate` without a chain).
-const SYSTEM_ROOTS: [&str; 3] =
-    ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
-
-fn load_certs(path: &Path) -> Result<Vec<Cert>, Error> {
-    let text = std::fs::read(path).map_err(|source| KeyError::Io { path: path.to_path_buf(), source })?;
-    let certs = Cert::from_pem_chain(&text).map_err(|e| KeyError::invalid(path.display().to_string(), e))?;
-    if certs.is_empty() {
-        return Err(KeyError::invalid(path.display().to_string(), "no certificate in file").into());
-    }
-    Ok(certs)
-}
-
 impl KeyTrust {
-    /// Builds the trust policy.
-    pub fn policy(&self) -> Result<TrustPolicy, Error> {
-        Ok(TrustPolicy::Key(PublicKey::from_pem_file(&self.public_key)?))
+    /// What these flags trust.
+    pub fn spec(&self) -> TrustSpec {
+        TrustSpec::Key { public_key: self.public_key.clone() }
     }
 }
 
 impl CertificateTrust {
-    /// Builds the trust policy.
-    pub fn policy(&self) -> Result<TrustPolicy, Error> {
-        let mut anchors = Vec::new();
-        if self.certificate_chain.is_empty() {
-            let sys = SYSTEM_ROOTS.iter().map(Path::new).find(|p| p.exists()).ok_or_else(|| {
-                Error::Usage("no --certificate_chain and no system trust store found".into())
-            })?;
-            anchors.extend(load_certs(sys)?);
-        } else {
-            for p in &self.certificate_chain {
-                anchors.extend(load_certs(p)?);
-            }
+    /// What these flags trust.
+    pub fn spec(&self) -> TrustSpec {
+        TrustSpec::Certificate {
+            chain: self.certificate_chain.clone(),
+            log_fingerprints: self.log_fingerprints,
         }
-        if self.log_fingerprints {
-            for c in &anchors {
-                eprintln!("[  init  ] sha256 Fingerprint: {} {}", c.fingerprint(), c.subject());
-            }
-        }
-        Ok(TrustPolicy::Certificate { anchors })
     }
 }
 
 impl SigstoreTrust {
-    /// Builds the trust policy.
-    pub fn policy(&self) -> Result<TrustPolicy, Error> {
-        let root = match &self.trust_config {
-            Some(p) => {
-                let bytes = std::fs::read(p).map_err(|source| KeyError::Io { path: p.clone(), source })?;
-                TrustedRoot::from_json(&bytes, &p.display().to_string())?
-            }
-            None if self.use_staging => {
-                return Err(Error::Usage(
-                    "--use_staging needs --trust_config with the staging trusted root (no network TUF client)".into(),
-                ));
-            }
-            None => TrustedRoot::builtin()?,
-        };
-        Ok(TrustPolicy::Sigstore {
-            root: Box::new(root),
-            identity: IdentityPolicy {
-                identity: self.identity.clone(),
-                issuer: self.identity_provider.clone(),
-            },
-        })
+    /// What these flags trust.
+    pub fn spec(&self) -> TrustSpec {
+        TrustSpec::Sigstore {
+            identity: self.identity.clone(),
+            issuer: self.identity_provider.clone(),
+            trust_config: self.trust_config.clone(),
+            use_staging: self.use_staging,
+        }
     }
 }
 
@@ -490,30 +422,21 @@ pub struct AnyTrust {
 }
 
 impl AnyTrust {
+    /// What these flags trust (exactly one kind must be given).
+    pub fn spec(&self) -> Result<TrustSpec, Error> {
+        TrustSpec::from_flags(
+            self.public_key.as_deref(),
+            &self.certificate_chain,
+            self.identity.as_deref(),
+            self.identity_provider.as_deref(),
+            self.trust_config.as_deref(),
+            MODEL_SIGNING_FLAGS,
+        )
+    }
+
     /// The trust policy the flags describe.
     pub fn policy(&self) -> Result<TrustPolicy, Error> {
-        match (&self.public_key, &self.identity, self.certificate_chain.is_empty()) {
-            (Some(k), None, true) => KeyTrust { public_key: k.clone() }.policy(),
-            (None, Some(id), true) => SigstoreTrust {
-                identity: id.clone(),
-                identity_provider: self
-                    .identity_provider
-                    .clone()
-                    .ok_or_else(|| Error::Usage("--identity needs --identity_provider".into()))?,
-                trust_config: self.trust_config.clone(),
-                use_staging: false,
-            }
-            .policy(),
-            (None, None, false) => CertificateTrust {
-                certificate_chain: self.certificate_chain.clone(),
-                log_fingerprints: false,
-            }
-            .policy(),
-            _ => Err(Error::Usage(
-                "give exactly one of --public_key, --certificate_chain, or --identity/--identity_provider"
-                    .into(),
-            )),
-        }
+        self.spec()?.load()
     }
 }
 

@@ -9,12 +9,10 @@ use modelsig_common::ModelRef;
 use modelsig_common::RemoteVerifyOptions;
 use modelsig_common::attest::registry as attest;
 use modelsig_common::cli::{HashingArgs, OutputArgs, RegistryArgs};
-use modelsig_common::crypto::keyless::IdentityPolicy;
-use modelsig_common::crypto::keyless::trust_root::TrustedRoot;
-use modelsig_common::crypto::keys::PublicKey;
 use modelsig_common::crypto::signature::TrustPolicy;
 use modelsig_common::crypto::signing::SigningMaterial;
-use modelsig_common::errors::{Error, KeyError};
+use modelsig_common::crypto::trust::{COSIGN_FLAGS, SigningSpec, TrustSpec};
+use modelsig_common::errors::Error;
 use modelsig_common::io::write_atomic;
 use modelsig_common::ops::report::{OutputFormat, VerifyReport};
 use modelsig_common::registry::model::remote_manifest;
@@ -150,36 +148,15 @@ struct CosignTrust {
 
 impl CosignTrust {
     fn policy(&self) -> Result<TrustPolicy, Error> {
-        match (&self.key, &self.certificate_identity, self.certificate_chain.is_empty()) {
-            (Some(k), None, true) => Ok(TrustPolicy::Key(PublicKey::from_pem_file(k)?)),
-            (None, Some(id), true) => {
-                let issuer = self
-                    .certificate_oidc_issuer
-                    .clone()
-                    .ok_or_else(|| Error::Usage("--certificate-identity needs --certificate-oidc-issuer".into()))?;
-                let root = match &self.trusted_root {
-                    Some(p) => {
-                        let b = std::fs::read(p).map_err(|source| KeyError::Io { path: p.clone(), source })?;
-                        TrustedRoot::from_json(&b, &p.display().to_string())?
-                    }
-                    None => TrustedRoot::builtin()?,
-                };
-                Ok(TrustPolicy::Sigstore { root: Box::new(root), identity: IdentityPolicy { identity: id.clone(), issuer } })
-            }
-            (None, None, false) => {
-                let mut anchors = Vec::new();
-                for p in &self.certificate_chain {
-                    let b = std::fs::read(p).map_err(|source| KeyError::Io { path: p.clone(), source })?;
-                    anchors.extend(
-                        modelsig_common::crypto::x509::Cert::from_pem_chain(&b).map_err(|e| KeyError::invalid(p.display().to_string(), e))?,
-                    );
-                }
-                Ok(TrustPolicy::Certificate { anchors })
-            }
-            _ => Err(Error::Usage(
-                "give exactly one of --key, --certificate_chain, or --certificate-identity/--certificate-oidc-issuer".into(),
-            )),
-        }
+        TrustSpec::from_flags(
+            self.key.as_deref(),
+            &self.certificate_chain,
+            self.certificate_identity.as_deref(),
+            self.certificate_oidc_issuer.as_deref(),
+            self.trusted_root.as_deref(),
+            COSIGN_FLAGS,
+        )?
+        .load()
     }
 }
 
@@ -264,18 +241,24 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
                 (Some(k), None, None) => {
                     let pw = std::env::var("COSIGN_PASSWORD").ok();
                     SigningMaterial::Key(
-                        modelsig_common::attest::cosign::load_private_key(k, pw.as_deref())
+                        modelsig_common::crypto::cosign_key::load_private_key(k, pw.as_deref())
                             .map_err(|e| fail(e.into()))?,
                     )
                 }
                 (None, Some(k), None) => {
-                    SigningMaterial::key(k, password.as_deref()).map_err(|e| fail(e.into()))?
+                    SigningSpec::Key { private_key: k.clone(), password: password.clone() }
+                        .load()
+                        .map_err(fail)?
                 }
-                (None, Some(k), Some(c)) => {
-                    SigningMaterial::certificate(k, c, &certificate_chain, password.as_deref())
-                        .map_err(|e| fail(e.into()))?
+                (None, Some(k), Some(c)) => SigningSpec::Certificate {
+                    private_key: k.clone(),
+                    password: password.clone(),
+                    signing_certificate: c.clone(),
+                    chain: certificate_chain.clone(),
                 }
-                (None, None, None) if identity_token.is_some() => modelsig_common::cli::SigstoreMaterial {
+                .load()
+                .map_err(fail)?,
+                (None, None, None) if identity_token.is_some() => SigningSpec::Sigstore {
                     identity_token: identity_token.clone(),
                     trust_config: trust_config.clone(),
                     use_staging: false,

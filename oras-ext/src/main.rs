@@ -448,9 +448,9 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             Ok(0)
         }
         Command::Verify { method } => match &method {
-            RemoteVerify::Key(a) => verify(a, a.trust.policy()),
-            RemoteVerify::Certificate(a) => verify(a, a.trust.policy()),
-            RemoteVerify::Sigstore(a) => verify(a, a.trust.policy()),
+            RemoteVerify::Key(a) => verify(a, a.trust.spec().load()),
+            RemoteVerify::Certificate(a) => verify(a, a.trust.spec().load()),
+            RemoteVerify::Sigstore(a) => verify(a, a.trust.spec().load()),
         },
         Command::Pull { reference, output_dir, include, trust, hashing, registry, output } => {
             let fmt = output.output;
@@ -476,9 +476,9 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             Ok(0)
         }
         Command::Sign { method } => match &method {
-            RemoteSign::Key(a) => sign(a, a.material.load().map_err(Error::from)),
-            RemoteSign::Certificate(a) => sign(a, a.material.load().map_err(Error::from)),
-            RemoteSign::Sigstore(a) => sign(a, a.material.load()),
+            RemoteSign::Key(a) => sign(a, a.material.spec().load()),
+            RemoteSign::Certificate(a) => sign(a, a.material.spec().load()),
+            RemoteSign::Sigstore(a) => sign(a, a.material.spec().load()),
         },
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "oras-modelsig", &mut std::io::stdout());

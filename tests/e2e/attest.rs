@@ -3,7 +3,7 @@
 //! `cosign verify-attestation` plus the file-level check, each failure with its own message,
 //! and a round trip with a cosign-format key pair (scrypt + secretbox) made in the test.
 
-use modelsig_common::attest::cosign::encrypt_cosign_key;
+use modelsig_common::crypto::cosign_key::encrypt_cosign_key;
 use modelsig_e2e::registry::Registry;
 use modelsig_e2e::{Pki, Shape, cosign_modelsig, make_model, oras, translate};
 use std::path::Path;

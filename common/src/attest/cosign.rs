@@ -13,14 +13,11 @@
 //! envelopes (`application/vnd.dsse.envelope.v1+json`) annotated with `predicateType` and an
 //! empty `dev.cosignproject.cosign/signature`, appended to the attestations already there.
 
-use crate::crypto::keys::PrivateKey;
-use crate::errors::{Error, KeyError, SignatureError};
+use crate::errors::{Error, SignatureError};
 use crate::formats::dsse::Envelope;
 use crate::formats::intoto::{STATEMENT_V1, Statement, Subject};
 use crate::formats::manifest::Manifest;
 use crate::oci::{Descriptor, ImageManifest, MEDIA_TYPE_MANIFEST, OciDigest};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use std::collections::BTreeMap;
 
 /// Media type of legacy attestation layers.
@@ -154,75 +151,6 @@ pub fn att_tag(digest: &OciDigest) -> String {
     format!("sha256-{}.att", digest.hex())
 }
 
-/// Reads a cosign key file: `ENCRYPTED SIGSTORE/COSIGN PRIVATE KEY` (scrypt + NaCl
-/// secretbox around a PKCS#8 key; password from `COSIGN_PASSWORD`), or a plain PEM key.
-pub fn load_private_key(path: &std::path::Path, password: Option<&str>) -> Result<PrivateKey, KeyError> {
-    let what = path.display().to_string();
-    let text = std::fs::read(path).map_err(|source| KeyError::Io { path: path.to_path_buf(), source })?;
-    let (label, body) = crate::crypto::keys::pem_decode(&text, &what)?;
-    if label != "ENCRYPTED SIGSTORE PRIVATE KEY" && label != "ENCRYPTED COSIGN PRIVATE KEY" {
-        return PrivateKey::from_pem(&text, password, &what);
-    }
-    let der = decrypt_cosign_key(&body, password.unwrap_or(""), &what)?;
-    let pem = crate::crypto::keys::pem_encode("PRIVATE KEY", &der);
-    PrivateKey::from_pem(pem.as_bytes(), None, &what)
-}
-
-/// Decrypts the JSON body of a cosign encrypted key.
-pub fn decrypt_cosign_key(body: &[u8], password: &str, what: &str) -> Result<Vec<u8>, KeyError> {
-    use xsalsa20poly1305::aead::{Aead, KeyInit};
-    let bad = |p: &str| KeyError::invalid(what, p.to_owned());
-    let v: serde_json::Value =
-        serde_json::from_slice(body).map_err(|_| bad("encrypted key body is not JSON"))?;
-    if v["kdf"]["name"] != "scrypt" || v["cipher"]["name"] != "nacl/secretbox" {
-        return Err(bad("unsupported encrypted key (expected scrypt + nacl/secretbox)"));
-    }
-    let p = &v["kdf"]["params"];
-    let n = p["N"].as_u64().filter(|n| n.is_power_of_two() && *n > 1).ok_or_else(|| bad("bad scrypt N"))?;
-    let (r, par) = (p["r"].as_u64().unwrap_or(8) as u32, p["p"].as_u64().unwrap_or(1) as u32);
-    let b = |k: &str| {
-        B64.decode(v.pointer(k).and_then(|x| x.as_str()).unwrap_or_default())
-            .map_err(|_| bad("bad base64 in key"))
-    };
-    let (salt, nonce, ct) = (b("/kdf/salt")?, b("/cipher/nonce")?, b("/ciphertext")?);
-    if nonce.len() != 24 {
-        return Err(bad("bad secretbox nonce"));
-    }
-    let params = scrypt::Params::new(n.trailing_zeros() as u8, r, par, 32)
-        .map_err(|_| bad("bad scrypt parameters"))?;
-    let mut key = [0u8; 32];
-    scrypt::scrypt(password.as_bytes(), &salt, &params, &mut key).map_err(|_| bad("scrypt failed"))?;
-    let cipher = xsalsa20poly1305::XSalsa20Poly1305::new(&key.into());
-    cipher.decrypt(xsalsa20poly1305::Nonce::from_slice(&nonce), ct.as_ref()).map_err(|_| KeyError::Password {
-        what: what.into(),
-        problem: "cannot decrypt the cosign key: wrong COSIGN_PASSWORD".into(),
-    })
-}
-
-/// Encrypts a PKCS#8 key the way `cosign generate-key-pair` does (for tests and tooling).
-pub fn encrypt_cosign_key(pkcs8_der: &[u8], password: &str, log_n: u8) -> Result<String, KeyError> {
-    use rand_core::RngCore;
-    use xsalsa20poly1305::aead::{Aead, KeyInit};
-    let mut salt = [0u8; 32];
-    let mut nonce = [0u8; 24];
-    rand_core::OsRng.fill_bytes(&mut salt);
-    rand_core::OsRng.fill_bytes(&mut nonce);
-    let params = scrypt::Params::new(log_n, 8, 1, 32)
-        .map_err(|_| KeyError::invalid("cosign key", "bad scrypt parameters"))?;
-    let mut key = [0u8; 32];
-    scrypt::scrypt(password.as_bytes(), &salt, &params, &mut key)
-        .map_err(|_| KeyError::invalid("cosign key", "scrypt failed"))?;
-    let ct = xsalsa20poly1305::XSalsa20Poly1305::new(&key.into())
-        .encrypt(xsalsa20poly1305::Nonce::from_slice(&nonce), pkcs8_der)
-        .map_err(|_| KeyError::invalid("cosign key", "encryption failed"))?;
-    let body = serde_json::json!({
-        "kdf": { "name": "scrypt", "params": { "N": 1u64 << log_n, "r": 8, "p": 1 }, "salt": B64.encode(salt) },
-        "cipher": { "name": "nacl/secretbox", "nonce": B64.encode(nonce) },
-        "ciphertext": B64.encode(ct),
-    });
-    Ok(crate::crypto::keys::pem_encode("ENCRYPTED SIGSTORE PRIVATE KEY", body.to_string().as_bytes()))
-}
-
 /// The DSSE envelope of a legacy attestation layer or a bundle.
 pub fn envelope_of(bytes: &[u8]) -> Result<Envelope, Error> {
     if let Ok(b) = crate::formats::bundle::Bundle::from_json(bytes, "attestation") {
@@ -230,25 +158,4 @@ pub fn envelope_of(bytes: &[u8]) -> Result<Envelope, Error> {
     }
     serde_json::from_slice(bytes)
         .map_err(|e| SignatureError::Statement(format!("not a DSSE envelope: {e}")).into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use pkcs8::EncodePrivateKey;
-
-    #[test]
-    fn cosign_key_files_round_trip_and_need_the_password() -> Result<(), Box<dyn std::error::Error>> {
-        let sk = p256::SecretKey::random(&mut rand_core::OsRng);
-        let der = sk.to_pkcs8_der()?;
-        let pem = encrypt_cosign_key(der.as_bytes(), "pw", 10)?;
-        let t = tempfile::tempdir()?;
-        let path = t.path().join("cosign.key");
-        std::fs::write(&path, &pem)?;
-        let k = load_private_key(&path, Some("pw"))?;
-        let sig = k.sign(b"msg")?;
-        assert!(k.public_key().verify(b"msg", &sig));
-        assert!(matches!(load_private_key(&path, Some("nope")), Err(KeyError::Password { .. })));
-        Ok(())
-    }
 }

@@ -3,8 +3,10 @@
 //! the two directions of a model signature: [`signing`] makes a bundle from a manifest,
 //! [`signature`] verifies a bundle and yields the signed manifest.
 
+pub mod cosign_key;
 pub mod keyless;
 pub mod keys;
 pub mod signature;
 pub mod signing;
+pub mod trust;
 pub mod x509;

@@ -50,6 +50,54 @@ impl Default for Services {
     }
 }
 
+/// The `signingConfig` of a `ClientTrustConfig` (v0.2 `caUrls` / `rekorTlogUrls` with
+/// service objects, or v0.1 `caUrl` / `tlogUrls`).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SigningConfigDoc {
+    #[serde(default)]
+    ca_urls: Vec<ServiceUrl>,
+    ca_url: Option<String>,
+    #[serde(default)]
+    rekor_tlog_urls: Vec<ServiceUrl>,
+    #[serde(default)]
+    tlog_urls: Vec<ServiceUrl>,
+}
+
+/// A service entry: `{"url": …}` (v0.2) or a bare URL (v0.1).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum ServiceUrl {
+    Object { url: String },
+    Bare(String),
+}
+
+impl ServiceUrl {
+    fn url(&self) -> &str {
+        match self {
+            Self::Object { url } | Self::Bare(url) => url,
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TrustConfigDoc {
+    signing_config: Option<SigningConfigDoc>,
+}
+
+impl Services {
+    /// Fulcio and Rekor URLs from a `ClientTrustConfig`'s `signingConfig`; `None` when it
+    /// has none (or it does not parse).
+    pub fn from_trust_config(bytes: &[u8]) -> Option<Self> {
+        let doc: TrustConfigDoc = serde_json::from_slice(bytes).ok()?;
+        let sc = doc.signing_config?;
+        let fulcio = sc.ca_urls.first().map(|u| u.url().to_owned()).or(sc.ca_url)?;
+        let rekor = sc.rekor_tlog_urls.first().or(sc.tlog_urls.first()).map(|u| u.url().to_owned())?;
+        Some(Self { fulcio, rekor })
+    }
+}
+
 /// An OIDC identity token and the claims Fulcio binds.
 #[derive(Debug, Clone)]
 pub struct IdentityToken {

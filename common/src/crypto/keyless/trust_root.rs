@@ -217,26 +217,6 @@ impl TrustedRoot {
     }
 }
 
-/// Fulcio and Rekor URLs from a `ClientTrustConfig`'s `signingConfig` (v0.2 `caUrls` /
-/// `rekorTlogUrls`, or v0.1 `caUrl` / `tlogUrls`); `None` when it has none.
-pub fn signing_services(bytes: &[u8]) -> Option<super::signer::Services> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    let sc = v.get("signingConfig")?;
-    let first = |list: &str, single: &str| {
-        sc.get(list)
-            .and_then(|l| l.as_array())
-            .and_then(|l| l.first())
-            .and_then(|e| e.get("url").or(Some(e)))
-            .and_then(|u| u.as_str())
-            .or_else(|| sc.get(single).and_then(|u| u.as_str()))
-            .map(str::to_owned)
-    };
-    Some(super::signer::Services {
-        fulcio: first("caUrls", "caUrl")?,
-        rekor: first("rekorTlogUrls", "tlogUrls")?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,7 +227,7 @@ mod tests {
         assert!(!root.tlogs.is_empty() && !root.ctlogs.is_empty());
         assert_eq!(root.certificate_authorities.len(), 2);
         assert_eq!(root.timestamp_authorities.len(), 1);
-        let s = signing_services(BUILTIN_TRUST_CONFIG.as_bytes());
+        let s = super::super::signer::Services::from_trust_config(BUILTIN_TRUST_CONFIG.as_bytes());
         assert_eq!(
             s.map(|s| (s.fulcio, s.rekor)),
             Some(("https://fulcio.sigstore.dev".to_owned(), "https://rekor.sigstore.dev".to_owned()))
