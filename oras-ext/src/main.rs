@@ -3,242 +3,16 @@
 //! understand, verifies from the manifest and signature only, and pulls with every file
 //! checked as it streams. All registry and format logic lives in `modelsig-common`.
 
-use clap::{CommandFactory, Parser, Subcommand};
+mod args;
+
+use args::{Cli, Command, RemoteSign, RemoteVerify, SignArgs, VerifyArgs};
+use clap::{CommandFactory, Parser};
 use modelsig_common::ModelRef;
-use modelsig_common::cli::{
-    AnyTrust, CertificateMaterial, CertificateTrust, HashingArgs, KeyMaterial, KeyTrust, OutputArgs,
-    RegistryArgs, SigstoreMaterial, SigstoreTrust,
-};
 use modelsig_common::crypto::signature::TrustPolicy;
-use modelsig_common::crypto::signing::sign_manifest;
 use modelsig_common::errors::Error;
-use modelsig_common::io::write_atomic;
 use modelsig_common::ops::report::OutputFormat;
-use modelsig_common::packaging::write::{PackFormat, PackLayerFormat};
 use modelsig_common::registry::model as remote;
 use modelsig_common::registry::{Client, Reference};
-use std::path::PathBuf;
-
-/// Attach model signatures to OCI models and verify them from the registry.
-#[derive(Parser)]
-#[command(name = "oras-modelsig", version, about, after_help = EXAMPLES)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-const EXAMPLES: &str = "Examples:
-  oras-modelsig push ./model localhost:5000/models/demo:v1 --signature model.sig
-  oras-modelsig verify key localhost:5000/models/demo:v1 --public_key key.pub
-  oras-modelsig pull localhost:5000/models/demo:v1 -o ./pulled --public_key key.pub --include '*.json'
-  oras-modelsig discover localhost:5000/models/demo:v1 --format json
-
-Exit codes: 0 success/verified, 1 verification failed, 2 bad usage, unreadable input or registry error.";
-
-#[derive(Subcommand)]
-enum Command {
-    /// Push a model directory as a ModelPack artifact (one raw layer per file); with
-    /// --signature, check it against the files and attach it.
-    #[command(
-        after_help = "Example:\n  oras-modelsig push ./model localhost:5000/models/demo:v1 --signature model.sig"
-    )]
-    Push {
-        /// The model directory.
-        model: PathBuf,
-        /// Target reference (host[:port]/repository:tag).
-        reference: String,
-        /// model.sig to check against the files and attach.
-        #[arg(long)]
-        signature: Option<PathBuf>,
-        /// Packaging convention.
-        #[arg(long, value_enum, default_value = "modelpack")]
-        format: PackFormat,
-        /// Layer format.
-        #[arg(long = "layer-format", value_enum, default_value = "raw")]
-        layer_format: PackLayerFormat,
-        #[command(flatten)]
-        hashing: HashingArgs,
-        #[command(flatten)]
-        registry: RegistryArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// Copy a model (and its attached signatures) from an OCI layout to a registry.
-    #[command(after_help = "Example:\n  oras-modelsig copy oci:./layout:v1 localhost:5000/models/demo:v1")]
-    Copy {
-        /// Source layout: oci:PATH[:TAG].
-        source: String,
-        /// Target reference.
-        reference: String,
-        #[command(flatten)]
-        registry: RegistryArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// Write model.sig and an annotation file for `oras attach`, and print that command.
-    #[command(after_help = "Example:\n  oras-modelsig bundle --signature model.sig -o attach-dir")]
-    Bundle {
-        /// The signature.
-        #[arg(long)]
-        signature: PathBuf,
-        /// Output directory.
-        #[arg(short, long = "output-dir")]
-        output_dir: PathBuf,
-        /// The reference to print in the oras command.
-        #[arg(long, default_value = "REF")]
-        reference: String,
-    },
-    /// Attach a model.sig to a model in a registry (referrers API, or the tag fallback).
-    #[command(
-        after_help = "Example:\n  oras-modelsig attach localhost:5000/models/demo:v1 --signature model.sig"
-    )]
-    Attach {
-        /// Target reference.
-        reference: String,
-        /// The signature.
-        #[arg(long)]
-        signature: PathBuf,
-        #[command(flatten)]
-        registry: RegistryArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// List model signatures attached to a reference.
-    #[command(after_help = "Example:\n  oras-modelsig discover localhost:5000/models/demo:v1 --format json")]
-    Discover {
-        /// Target reference.
-        reference: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "text")]
-        format: OutputFormat,
-        #[command(flatten)]
-        registry: RegistryArgs,
-    },
-    /// Verify a model in a registry: manifest + signature only (raw layers by digest).
-    #[command(
-        after_help = "Example:\n  oras-modelsig verify key localhost:5000/models/demo:v1 --public_key key.pub"
-    )]
-    Verify {
-        #[command(subcommand)]
-        method: RemoteVerify,
-    },
-    /// Pull a signed model (or the files matching --include), verifying each as it streams.
-    #[command(
-        after_help = "Example:\n  oras-modelsig pull localhost:5000/models/demo:v1 -o out --public_key key.pub --include 'config.json'"
-    )]
-    Pull {
-        /// Target reference.
-        reference: String,
-        /// Output directory.
-        #[arg(short, long = "output-dir")]
-        output_dir: PathBuf,
-        /// Only these files (glob; repeatable): partial verification.
-        #[arg(long)]
-        include: Vec<String>,
-        #[command(flatten)]
-        trust: AnyTrust,
-        #[command(flatten)]
-        hashing: HashingArgs,
-        #[command(flatten)]
-        registry: RegistryArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// Sign a model already in a registry (raw layers are not downloaded).
-    #[command(
-        after_help = "Example:\n  oras-modelsig sign key localhost:5000/models/demo:v1 --private_key key.pem --attach"
-    )]
-    Sign {
-        #[command(subcommand)]
-        method: RemoteSign,
-    },
-    /// Print a shell completion script.
-    #[command(
-        after_help = "Example:\n  oras-modelsig completions bash > /etc/bash_completion.d/oras-modelsig"
-    )]
-    Completions {
-        /// Target shell.
-        shell: clap_complete::Shell,
-    },
-}
-
-/// Arguments of `verify <method>`.
-#[derive(clap::Args)]
-struct VerifyArgs<T: clap::Args> {
-    #[command(flatten)]
-    trust: T,
-    /// Target reference.
-    reference: String,
-    /// Also stream tar layers to check their files.
-    #[arg(long)]
-    deep: bool,
-    /// Tolerate layer files that were not signed.
-    #[arg(long = "ignore_unsigned_files")]
-    ignore_unsigned_files: bool,
-    #[command(flatten)]
-    hashing: HashingArgs,
-    #[command(flatten)]
-    registry: RegistryArgs,
-    #[command(flatten)]
-    output: OutputArgs,
-}
-
-#[derive(Subcommand)]
-enum RemoteVerify {
-    /// With a public key.
-    #[command(
-        after_help = "Example:\n  oras-modelsig verify key localhost:5000/models/demo:v1 --public_key key.pub"
-    )]
-    Key(VerifyArgs<KeyTrust>),
-    /// With trusted certificates.
-    #[command(
-        after_help = "Example:\n  oras-modelsig verify certificate localhost:5000/models/demo:v1 --certificate_chain ca.pem"
-    )]
-    Certificate(VerifyArgs<CertificateTrust>),
-    /// Sigstore keyless, offline.
-    #[command(
-        after_help = "Example:\n  oras-modelsig verify sigstore localhost:5000/models/demo:v1 --identity me@example.com \\\n      --identity_provider https://accounts.google.com --trust_config trust_config.json"
-    )]
-    Sigstore(VerifyArgs<SigstoreTrust>),
-}
-
-/// Arguments of `sign <method>`.
-#[derive(clap::Args)]
-struct SignArgs<M: clap::Args> {
-    #[command(flatten)]
-    material: M,
-    /// Target reference.
-    reference: String,
-    /// Where to write the signature.
-    #[arg(long, default_value = "model.sig")]
-    signature: PathBuf,
-    /// Also attach the signature to the model.
-    #[arg(long)]
-    attach: bool,
-    #[command(flatten)]
-    hashing: HashingArgs,
-    #[command(flatten)]
-    registry: RegistryArgs,
-}
-
-#[derive(Subcommand)]
-enum RemoteSign {
-    /// With a private key.
-    #[command(
-        after_help = "Example:\n  oras-modelsig sign key localhost:5000/models/demo:v1 --private_key key.pem --attach"
-    )]
-    Key(SignArgs<KeyMaterial>),
-    /// With a key and certificate chain.
-    #[command(
-        after_help = "Example:\n  oras-modelsig sign certificate localhost:5000/models/demo:v1 --private_key key.pem \\\n      --signing_certificate cert.pem --certificate_chain chain.pem --attach"
-    )]
-    Certificate(SignArgs<CertificateMaterial>),
-    /// Sigstore keyless.
-    #[command(
-        after_help = "Example:\n  oras-modelsig sign sigstore localhost:5000/models/demo:v1 --identity_token \"$TOKEN\" --attach"
-    )]
-    Sigstore(SignArgs<SigstoreMaterial>),
-}
 
 fn parse_ref(s: &str) -> Result<Reference, Error> {
     Ok(Reference::parse(s)?)
@@ -290,21 +64,23 @@ fn sign(
     let material = material.map_err(fail)?;
     let r = parse_ref(&args.reference).map_err(fail)?;
     let client = Client::new(&r.registry, args.registry.options());
-    let (manifest, subject) = remote::remote_manifest(&r, &client, &args.hashing.options()).map_err(fail)?;
-    let bundle = sign_manifest(&manifest, &material).map_err(fail)?;
-    let json = bundle.to_json();
-    write_atomic(&args.signature, &json).map_err(|e| fail(e.into()))?;
+    let rep = modelsig_common::ops::remote::sign_remote(
+        &r,
+        &client,
+        &material,
+        &args.hashing.options(),
+        &args.signature,
+        args.attach,
+    )
+    .map_err(fail)?;
     println!(
-        "Signing succeeded: {} resources of {} ({}) -> {}",
-        manifest.len(),
-        r,
-        subject.digest_str,
+        "Signing succeeded: {} resources of {r} ({}) -> {}",
+        rep.resources,
+        rep.subject,
         args.signature.display()
     );
-    if args.attach {
-        let pinned = r.pinned(&subject.digest().map_err(|e| fail(e.into()))?);
-        let (_, desc) = remote::attach(&pinned, &json, &client).map_err(fail)?;
-        println!("Attached as {}", desc.digest_str);
+    if let Some(d) = rep.attached {
+        println!("Attached as {d}");
     }
     Ok(0)
 }
@@ -315,29 +91,15 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             let fmt = output.output;
             let fail = |e: Error| (e, fmt);
             let r = parse_ref(&reference).map_err(fail)?;
-            let tmp =
-                tempfile::tempdir().map_err(|e| fail(Error::Usage(format!("temporary directory: {e}"))))?;
-            let layout_dir = tmp.path().join("layout");
-            let layer_format =
-                if format == PackFormat::Modelkit { PackLayerFormat::Tar } else { layer_format };
-            let (packed, _) = modelsig_common::packaging::write::pack(
-                &model,
-                &layout_dir,
-                Some("push"),
-                format,
-                layer_format,
-                &hashing.options(),
-                signature.as_deref(),
-            )
-            .map_err(fail)?;
-            let layout = modelsig_common::oci::OciLayout::open(&layout_dir).map_err(|e| fail(e.into()))?;
-            let index = layout.index().map_err(|e| fail(e.into()))?;
-            let desc = layout.resolve(&index, Some("push")).map_err(|e| fail(e.into()))?;
             let client = Client::new(&r.registry, registry.options());
-            let pushed = remote::push_layout(&layout, &desc, &r, &client).map_err(fail)?;
+            let opts = hashing.options();
+            let rep =
+                remote::push_dir(&model, &r, &client, format, layer_format, &opts, signature.as_deref())
+                    .map_err(fail)?;
+            let (packed, pushed) = (&rep.pack, &rep.push);
             print(
                 fmt,
-                serde_json::json!({ "pack": packed, "push": pushed }),
+                serde_json::to_value(&rep).unwrap_or_default(),
                 format!(
                     "Pushed {} to {} as {} ({} layers, {} blobs uploaded){}",
                     model.display(),
@@ -360,12 +122,9 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             let ModelRef::OciLayout { path, reference: tag } = ModelRef::parse(&source) else {
                 return Err(fail(Error::Usage(format!("{source}: expected oci:PATH[:TAG]"))));
             };
-            let layout = modelsig_common::oci::OciLayout::open(&path).map_err(|e| fail(e.into()))?;
-            let index = layout.index().map_err(|e| fail(e.into()))?;
-            let desc = layout.resolve(&index, tag.as_deref()).map_err(|e| fail(e.into()))?;
             let r = parse_ref(&reference).map_err(fail)?;
             let client = Client::new(&r.registry, registry.options());
-            let pushed = remote::push_layout(&layout, &desc, &r, &client).map_err(fail)?;
+            let pushed = remote::copy_layout(&path, tag.as_deref(), &r, &client).map_err(fail)?;
             print(
                 fmt,
                 serde_json::to_value(&pushed).unwrap_or_default(),
@@ -374,29 +133,10 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             Ok(0)
         }
         Command::Bundle { signature, output_dir, reference } => {
-            let fail = |e: Error| (e, OutputFormat::Text);
-            let bytes = std::fs::read(&signature).map_err(|source| {
-                fail(modelsig_common::errors::SourceError::Io { path: signature.clone(), source }.into())
-            })?;
-            modelsig_common::formats::bundle::Bundle::from_json(&bytes, &signature.display().to_string())
-                .map_err(|e| fail(Error::Format(e)))?;
-            let out_err = |source| {
-                fail(modelsig_common::errors::OutputError { path: output_dir.clone(), source }.into())
-            };
-            std::fs::create_dir_all(&output_dir).map_err(out_err)?;
-            write_atomic(&output_dir.join("model.sig"), &bytes).map_err(|e| fail(e.into()))?;
-            let annotations = serde_json::json!({ "$manifest": {
-                modelsig_common::oci::referrer::ANNOTATION_CONTENT: "dsse-envelope",
-                modelsig_common::oci::referrer::ANNOTATION_PREDICATE_TYPE: modelsig_common::formats::predicate::PREDICATE_V1,
-            }});
-            let ann_path = output_dir.join("annotations.json");
-            write_atomic(&ann_path, &serde_json::to_vec_pretty(&annotations).unwrap_or_default())
-                .map_err(|e| fail(e.into()))?;
-            let mt = modelsig_common::oci::referrer::BUNDLE_MEDIA_TYPE;
-            println!(
-                "(cd {} && oras attach --artifact-type {mt} --annotation-file annotations.json {reference} model.sig:{mt})",
-                output_dir.display()
-            );
+            let cmd =
+                modelsig_common::oci::referrer::write_oras_attach_files(&signature, &output_dir, &reference)
+                    .map_err(|e| (e, OutputFormat::Text))?;
+            println!("{cmd}");
             Ok(0)
         }
         Command::Attach { reference, signature, registry, output } => {

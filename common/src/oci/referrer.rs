@@ -60,3 +60,30 @@ pub fn bundle_layer(m: &ImageManifest) -> Option<&Descriptor> {
         _ => None,
     }
 }
+
+/// Writes what `oras attach` needs to attach `model.sig` as cosign and we read it: the
+/// bundle and an annotation file, into `dir`; returns the `oras attach` command line.
+pub fn write_oras_attach_files(
+    signature: &std::path::Path,
+    dir: &std::path::Path,
+    reference: &str,
+) -> Result<String, crate::errors::Error> {
+    use crate::errors::{OutputError, SourceError};
+    let bytes = std::fs::read(signature)
+        .map_err(|source| SourceError::Io { path: signature.to_path_buf(), source })?;
+    crate::formats::bundle::Bundle::from_json(&bytes, &signature.display().to_string())?;
+    std::fs::create_dir_all(dir).map_err(|source| OutputError { path: dir.to_path_buf(), source })?;
+    crate::io::write_atomic(&dir.join("model.sig"), &bytes)?;
+    let annotations = serde_json::json!({ "$manifest": {
+        ANNOTATION_CONTENT: "dsse-envelope",
+        ANNOTATION_PREDICATE_TYPE: crate::formats::predicate::PREDICATE_V1,
+    }});
+    let text = serde_json::to_vec_pretty(&annotations)
+        .map_err(|e| crate::errors::FormatError::Json { what: "annotations.json".into(), source: e })?;
+    crate::io::write_atomic(&dir.join("annotations.json"), &text)?;
+    let mt = BUNDLE_MEDIA_TYPE;
+    Ok(format!(
+        "(cd {} && oras attach --artifact-type {mt} --annotation-file annotations.json {reference} model.sig:{mt})",
+        dir.display()
+    ))
+}

@@ -504,3 +504,37 @@ mod tests {
         assert!(!glob_match("model-0000?.bin", "model-000010.bin"));
     }
 }
+
+/// What signing a model in place did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteSignReport {
+    /// Resources signed.
+    pub resources: usize,
+    /// The pinned manifest digest.
+    pub subject: String,
+    /// The referrer, when attached.
+    pub attached: Option<String>,
+}
+
+/// Signs a model already in a registry (raw layers are not downloaded), writes the bundle
+/// to `signature` atomically and, with `attach`, attaches it to the pinned digest.
+pub fn sign_remote(
+    target: &Reference,
+    client: &Client,
+    material: &crate::crypto::signing::SigningMaterial,
+    hash: &HashOptions,
+    signature: &Path,
+    attach: bool,
+) -> Result<RemoteSignReport, Error> {
+    let (manifest, subject) = crate::registry::model::remote_manifest(target, client, hash)?;
+    let bundle = crate::crypto::signing::sign_manifest(&manifest, material)?;
+    let json = bundle.to_json();
+    crate::io::write_atomic(signature, &json)?;
+    let attached = if attach {
+        let pinned = target.pinned(&subject.digest()?);
+        Some(crate::registry::model::attach(&pinned, &json, client)?.1.digest_str)
+    } else {
+        None
+    };
+    Ok(RemoteSignReport { resources: manifest.len(), subject: subject.digest_str, attached })
+}

@@ -104,6 +104,49 @@ fn push_blob_from_layout(layout: &OciLayout, repo: &Repo, d: &Descriptor, what: 
     Ok(true)
 }
 
+/// What `push` of a directory did: how it was packed, and the push.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushDirReport {
+    /// The packing.
+    pub pack: crate::packaging::write::PackReport,
+    /// The push.
+    pub push: PushReport,
+}
+
+/// Packs a model directory into a temporary layout (ModelKits always use tar layers) and
+/// pushes it with its signature referrer (`signature` is checked against the files first).
+pub fn push_dir(
+    model: &std::path::Path,
+    target: &Reference,
+    client: &Client,
+    format: crate::packaging::write::PackFormat,
+    layer_format: crate::packaging::write::PackLayerFormat,
+    hash: &HashOptions,
+    signature: Option<&std::path::Path>,
+) -> Result<PushDirReport, Error> {
+    use crate::packaging::write::{PackFormat, PackLayerFormat, pack};
+    let tmp = tempfile::tempdir()
+        .map_err(|source| crate::errors::OutputError { path: std::env::temp_dir(), source })?;
+    let layout_dir = tmp.path().join("layout");
+    let layer_format = if format == PackFormat::Modelkit { PackLayerFormat::Tar } else { layer_format };
+    let (packed, _) = pack(model, &layout_dir, Some("push"), format, layer_format, hash, signature)?;
+    let push = copy_layout(&layout_dir, Some("push"), target, client)?;
+    Ok(PushDirReport { pack: packed, push })
+}
+
+/// Pushes the manifest a layout tag (or digest) names, with its blobs and signature referrers.
+pub fn copy_layout(
+    layout_dir: &std::path::Path,
+    tag: Option<&str>,
+    target: &Reference,
+    client: &Client,
+) -> Result<PushReport, Error> {
+    let layout = OciLayout::open(layout_dir)?;
+    let index = layout.index()?;
+    let desc = layout.resolve(&index, tag)?;
+    push_layout(&layout, &desc, target, client)
+}
+
 /// Attaches a bundle (`model.sig`) to the manifest a reference names.
 pub fn attach(
     target: &Reference,
