@@ -42,6 +42,15 @@ pub enum FormatError {
         /// The field.
         field: String,
     },
+    /// A value could not be encoded as JSON.
+    #[error("{what}: cannot encode as JSON: {source}")]
+    Encode {
+        /// Which document.
+        what: String,
+        /// The encoder's message.
+        #[source]
+        source: serde_json::Error,
+    },
     /// A hash algorithm we do not implement.
     #[error("unsupported hash algorithm `{0}` (supported: sha256, blake2b, blake3)")]
     HashAlgorithm(String),

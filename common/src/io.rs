@@ -21,6 +21,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), crate::errors::Outp
     Ok(())
 }
 
+/// Encodes a value as JSON, naming the document on failure (never writes an empty file).
+pub fn to_json<T: serde::Serialize + ?Sized>(
+    value: &T,
+    what: &str,
+) -> Result<Vec<u8>, crate::errors::FormatError> {
+    serde_json::to_vec(value)
+        .map_err(|source| crate::errors::FormatError::Encode { what: what.into(), source })
+}
+
 /// A reader that passes every chunk it reads to `tap` (a hasher, a counter, a progress
 /// bar) before handing it on.
 pub struct Tap<R, F> {

@@ -230,4 +230,3 @@ pub(crate) enum RemoteSign {
     )]
     Sigstore(SignArgs<SigstoreMaterial>),
 }
-

@@ -113,7 +113,7 @@ pub fn legacy_att_manifest(
     envelope: &Descriptor,
     predicate_type: &str,
     certs: Option<(&str, &str)>,
-) -> (Vec<u8>, ImageManifest) {
+) -> Result<(Vec<u8>, ImageManifest), crate::errors::FormatError> {
     let mut layers: Vec<Descriptor> = existing.map(|m| m.layers.clone()).unwrap_or_default();
     layers.retain(|l| l.digest_str != envelope.digest_str);
     let mut layer = Descriptor { media_type: DSSE_MEDIA_TYPE.into(), ..envelope.clone() }
@@ -129,7 +129,7 @@ pub fn legacy_att_manifest(
         "history": [{ "created": "0001-01-01T00:00:00Z" }],
         "os": "", "rootfs": { "type": "layers", "diff_ids": diff_ids }, "config": {},
     });
-    let config = serde_json::to_vec(&config).unwrap_or_default();
+    let config = crate::io::to_json(&config, "attestation config")?;
     let manifest = ImageManifest {
         schema_version: 2,
         media_type: Some(MEDIA_TYPE_MANIFEST.into()),
@@ -142,8 +142,9 @@ pub fn legacy_att_manifest(
         layers,
         subject: None,
         annotations: None,
+        extra: Default::default(),
     };
-    (config, manifest)
+    Ok((config, manifest))
 }
 
 /// The legacy attestation tag of a manifest digest.

@@ -48,17 +48,17 @@ pub fn attest(
     let pinned = target.pinned(&digest);
     let (model, _) = remote_manifest(&pinned, client, hash)?;
     let name = format!("{}/{}", target.registry, target.repository);
-    let payload = cosign::statement(&name, &digest, &model).to_payload();
+    let payload = cosign::statement(&name, &digest, &model).to_payload()?;
     let bundle = sign_payload(&payload, material)?;
     let stored_as = if new_format {
-        let bytes = bundle.to_json();
+        let bytes = bundle.to_json()?;
         let blob = Descriptor { media_type: referrer::BUNDLE_MEDIA_TYPE.into(), ..repo.push_bytes(&bytes)? };
         repo.push_bytes(referrer::EMPTY_CONFIG)?;
-        let manifest = referrer::signature_manifest(&subject, &blob, &referrer::now_rfc3339()).to_json();
+        let manifest = referrer::signature_manifest(&subject, &blob, &referrer::now_rfc3339())?.to_json()?;
         repo.push_referrer(&manifest, &digest, referrer::BUNDLE_MEDIA_TYPE)?.digest_str
     } else {
         let envelope = bundle.envelope().map_err(SignatureError::from)?;
-        let env_bytes = serde_json::to_vec(envelope).unwrap_or_default();
+        let env_bytes = crate::io::to_json(envelope, "DSSE envelope")?;
         let env_desc = repo.push_bytes(&env_bytes)?;
         let tag = cosign::att_tag(&digest);
         let existing = match repo.fetch_manifest(&tag)? {
@@ -79,9 +79,9 @@ pub fn attest(
             &env_desc,
             crate::formats::predicate::PREDICATE_V1,
             certs,
-        );
+        )?;
         repo.push_bytes(&config)?;
-        repo.push_manifest(&tag, &manifest.to_json(), MEDIA_TYPE_MANIFEST)?;
+        repo.push_manifest(&tag, &manifest.to_json()?, MEDIA_TYPE_MANIFEST)?;
         tag
     };
     Ok(AttestReport { subject: subject.digest_str, stored_as, resources: model.len() })

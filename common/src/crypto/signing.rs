@@ -83,7 +83,7 @@ impl SigningMaterial {
 
 /// Signs a manifest; returns the bundle.
 pub fn sign_manifest(manifest: &Manifest, material: &SigningMaterial) -> Result<Bundle, Error> {
-    sign_payload(&statement_for(manifest).to_payload(), material)
+    sign_payload(&statement_for(manifest).to_payload()?, material)
 }
 
 /// Signs any in-toto statement payload into a DSSE bundle.

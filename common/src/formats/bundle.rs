@@ -240,8 +240,8 @@ impl Bundle {
     }
 
     /// Serializes as model_signing writes bundles.
-    pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+    pub fn to_json(&self) -> Result<Vec<u8>, FormatError> {
+        crate::io::to_json(self, "bundle")
     }
 
     /// The DSSE envelope, or an error if the bundle signs something else.

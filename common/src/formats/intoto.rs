@@ -42,8 +42,9 @@ pub struct Subject {
 impl Statement {
     /// The statement as the JSON bytes that get signed: 2-space indented, as model_signing
     /// writes it (protobuf `MessageToJson`).
-    pub fn to_payload(&self) -> Vec<u8> {
+    pub fn to_payload(&self) -> Result<Vec<u8>, crate::errors::FormatError> {
         // Serializing plain structs and serde_json::Value cannot fail.
-        serde_json::to_vec_pretty(self).unwrap_or_default()
+        serde_json::to_vec_pretty(self)
+            .map_err(|source| crate::errors::FormatError::Encode { what: "statement".into(), source })
     }
 }

@@ -169,7 +169,7 @@ mod tests {
     #[test]
     fn statement_round_trips() -> Result<(), SignatureError> {
         let m = sample();
-        let payload = statement_for(&m).to_payload();
+        let payload = statement_for(&m).to_payload()?;
         let back = manifest_from_payload(&payload)?;
         assert!(back.compare(&m).is_match());
         assert_eq!(back.model_name, "model");

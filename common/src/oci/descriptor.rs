@@ -22,6 +22,10 @@ pub struct Descriptor {
     /// Annotations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
+    /// Every other field (`urls`, `platform`, `data`, future ones), kept as read so that a
+    /// rewritten index loses nothing another tool wrote.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Descriptor {
@@ -33,6 +37,7 @@ impl Descriptor {
             size,
             artifact_type: None,
             annotations: None,
+            extra: Default::default(),
         }
     }
 

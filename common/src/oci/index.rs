@@ -21,6 +21,9 @@ pub struct ImageIndex {
     /// Annotations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
+    /// Every other field (`subject`, `artifactType`, future ones), kept as read.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ImageIndex {
@@ -31,6 +34,7 @@ impl ImageIndex {
             media_type: Some(super::MEDIA_TYPE_INDEX.into()),
             manifests: Vec::new(),
             annotations: None,
+            extra: Default::default(),
         }
     }
 

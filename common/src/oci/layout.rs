@@ -48,8 +48,8 @@ impl OciLayout {
             crate::io::write_atomic(&root.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         }
         if !root.join("index.json").exists() {
-            let index = serde_json::to_vec(&ImageIndex::new()).unwrap_or_default();
-            crate::io::write_atomic(&root.join("index.json"), &index)?;
+            let empty = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+            crate::io::write_atomic(&root.join("index.json"), empty)?;
         }
         Ok(Self { root: root.to_path_buf() })
     }
@@ -160,7 +160,7 @@ impl OciLayout {
             }
         };
         index.manifests.push(desc);
-        let bytes = serde_json::to_vec(&index).unwrap_or_default();
+        let bytes = crate::io::to_json(&index, "index.json")?;
         crate::io::write_atomic(&self.root.join("index.json"), &bytes)
             .map_err(|e| OciError::Layout { path: e.path, problem: e.source.to_string() })
     }
@@ -275,5 +275,44 @@ impl BlobWriter {
         self.tmp.flush().map_err(err)?;
         self.tmp.persist(&path).map_err(|e| err(e.error))?;
         Ok((digest, self.size))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An `index.json` written by another tool keeps every field it had when we add to it.
+    #[test]
+    fn index_rewrites_keep_fields_other_tools_wrote() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let layout = OciLayout::create(dir.path())?;
+        let foreign = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": format!("sha256:{}", "a".repeat(64)), "size": 7,
+                "platform": { "architecture": "amd64", "os": "linux" },
+                "urls": ["https://example.invalid/blob"],
+                "data": "e30=",
+                "io.example.unknown": { "nested": [1, 2.5, "x"] },
+                "annotations": { "org.opencontainers.image.ref.name": "other" }
+            }],
+            "subject": { "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                         "digest": format!("sha256:{}", "b".repeat(64)), "size": 9 },
+            "annotations": { "io.example.index": "kept" },
+            "io.example.top": true
+        });
+        crate::io::write_atomic(&dir.path().join("index.json"), &serde_json::to_vec(&foreign)?)?;
+        let ours = Descriptor::new(MEDIA_TYPE_MANIFEST, &OciDigest::of(b"m"), 1);
+        layout.add_to_index(ours, Some("mine"))?;
+        let back: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("index.json"))?)?;
+        assert_eq!(back["manifests"][0], foreign["manifests"][0]);
+        assert_eq!(back["subject"], foreign["subject"]);
+        assert_eq!(back["annotations"], foreign["annotations"]);
+        assert_eq!(back["io.example.top"], true);
+        assert_eq!(back["manifests"][1]["annotations"]["org.opencontainers.image.ref.name"], "mine");
+        Ok(())
     }
 }

@@ -28,6 +28,9 @@ pub struct ImageManifest {
     /// Annotations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
+    /// Every other field, kept as read.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ImageManifest {
@@ -55,7 +58,7 @@ impl ImageManifest {
     }
 
     /// Serializes (compact JSON, the bytes that get digested).
-    pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+    pub fn to_json(&self) -> Result<Vec<u8>, FormatError> {
+        crate::io::to_json(self, "image manifest")
     }
 }

@@ -1,10 +1,18 @@
 //! OCI image-spec v1.1 types and the OCI image layout (opencontainers/image-spec
-//! `descriptor.md`, `manifest.md`, `image-index.md`, `image-layout.md`).
+//! `descriptor.md`, `manifest.md`, `image-index.md`, `image-layout.md`), the model
+//! packaging specs built on them (CNCF ModelPack [`modelpack`], KitOps ModelKits
+//! [`modelkit`]), signature referrers ([`referrer`]), and the reading of layers
+//! ([`tar_archive`], [`layer_stream`]).
 //!
-//! Small serde mirrors instead of the `oci-spec` crate: digests are always computed over the
-//! exact bytes read or written (never over a re-serialization), unknown fields such as
-//! `artifactType` on descriptors and `subject` must round-trip, and each descriptor is
-//! validated (`sha256:` + 64 hex) before any digest becomes a file name.
+//! Small serde mirrors instead of the design-card crate `oci-spec` (checked at 0.9: its
+//! `Descriptor`, `ImageIndex` and `ImageManifest` have fixed fields and no catch-all, so a
+//! descriptor's unknown fields — and any field a newer spec adds — are dropped when an
+//! `index.json` or a referrers fallback index written by another tool is read and written
+//! back; annotations are a `HashMap`, so their order changes on every rewrite). Here every
+//! type keeps what it does not model in `extra` and writes it back (tested in
+//! `layout::tests`), digests are always computed over the exact bytes read or written
+//! (never over a re-serialization), and each descriptor is validated (`sha256:` + 64 hex)
+//! before any digest becomes a file name.
 
 pub mod descriptor;
 pub mod digest;

@@ -25,8 +25,12 @@ pub fn now_rfc3339() -> String {
 }
 
 /// The referrer manifest for a bundle blob attached to `subject`.
-pub fn signature_manifest(subject: &Descriptor, bundle: &Descriptor, created: &str) -> ImageManifest {
-    ImageManifest {
+pub fn signature_manifest(
+    subject: &Descriptor,
+    bundle: &Descriptor,
+    created: &str,
+) -> Result<ImageManifest, crate::errors::FormatError> {
+    Ok(ImageManifest {
         schema_version: 2,
         media_type: Some(MEDIA_TYPE_MANIFEST.into()),
         artifact_type: Some(BUNDLE_MEDIA_TYPE.into()),
@@ -35,7 +39,8 @@ pub fn signature_manifest(subject: &Descriptor, bundle: &Descriptor, created: &s
             Descriptor { media_type: BUNDLE_MEDIA_TYPE.into(), ..bundle.clone() }
                 .annotate(ANNOTATION_TITLE, "model.sig"),
         ],
-        subject: Some(Descriptor { annotations: None, artifact_type: None, ..subject.clone() }),
+        subject: Some(Descriptor::new(&subject.media_type, &subject.digest()?, subject.size)),
+        extra: Default::default(),
         annotations: Some(
             [
                 (ANNOTATION_CONTENT.to_owned(), "dsse-envelope".to_owned()),
@@ -44,7 +49,7 @@ pub fn signature_manifest(subject: &Descriptor, bundle: &Descriptor, created: &s
             ]
             .into(),
         ),
-    }
+    })
 }
 
 /// Is this referrer descriptor (from a referrers list) a Sigstore bundle?

@@ -528,7 +528,7 @@ pub fn sign_remote(
 ) -> Result<RemoteSignReport, Error> {
     let (manifest, subject) = crate::registry::model::remote_manifest(target, client, hash)?;
     let bundle = crate::crypto::signing::sign_manifest(&manifest, material)?;
-    let json = bundle.to_json();
+    let json = bundle.to_json()?;
     crate::io::write_atomic(signature, &json)?;
     let attached = if attach {
         let pinned = target.pinned(&subject.digest()?);

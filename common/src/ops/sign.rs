@@ -76,7 +76,7 @@ pub fn sign_model(
     let source = open(model)?;
     let hashed = hash_for_signing(model, source.as_ref(), opts, ser, &[signature])?;
     let bundle = sign_manifest(&hashed.manifest, material)?;
-    write_atomic(signature, &bundle.to_json())?;
+    write_atomic(signature, &bundle.to_json()?)?;
     Ok(SignReport {
         model: model.to_string(),
         signature: signature.display().to_string(),

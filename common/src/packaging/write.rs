@@ -350,7 +350,7 @@ pub fn pack(
             (
                 modelpack::ARTIFACT_TYPE,
                 modelpack::CONFIG_MEDIA_TYPE,
-                serde_json::to_vec(&config).unwrap_or_default(),
+                crate::io::to_json(&config, "ModelPack config")?,
                 layers,
             )
         }
@@ -424,7 +424,7 @@ pub fn pack(
             (
                 modelkit::ARTIFACT_TYPE,
                 modelkit::CONFIG_MEDIA_TYPE,
-                serde_json::to_vec(&kitfile).unwrap_or_default(),
+                crate::io::to_json(&kitfile, "Kitfile config")?,
                 layers,
             )
         }
@@ -438,6 +438,7 @@ pub fn pack(
         layers,
         subject: None,
         annotations: Some([(ANNOTATION_CREATED.to_owned(), created.clone())].into()),
+        extra: Default::default(),
     };
     let computed = Manifest::new(name.clone(), ser.clone(), packer.items);
     let bytes = packer.bytes;
@@ -458,7 +459,7 @@ pub fn pack(
         }
     }
 
-    let mbytes = manifest.to_json();
+    let mbytes = manifest.to_json()?;
     let mdigest = layout.put_blob(&mbytes)?;
     let mdesc = Descriptor::new(MEDIA_TYPE_MANIFEST, &mdigest, mbytes.len() as u64);
     let mut report = PackReport {
@@ -490,7 +491,7 @@ pub fn attach_bundle(
     let bdigest = layout.put_blob(bundle_json)?;
     layout.put_blob(referrer::EMPTY_CONFIG)?;
     let bundle = Descriptor::new(referrer::BUNDLE_MEDIA_TYPE, &bdigest, bundle_json.len() as u64);
-    let bytes = referrer::signature_manifest(subject, &bundle, created).to_json();
+    let bytes = referrer::signature_manifest(subject, &bundle, created)?.to_json()?;
     let digest = layout.put_blob(&bytes)?;
     let mut desc = Descriptor::new(MEDIA_TYPE_MANIFEST, &digest, bytes.len() as u64);
     desc.artifact_type = Some(referrer::BUNDLE_MEDIA_TYPE.into());

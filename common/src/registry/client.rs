@@ -528,7 +528,8 @@ impl Repo {
                 return Ok(());
             }
             index.manifests.push(referrer.clone());
-            let bytes = serde_json::to_vec(&index).unwrap_or_default();
+            let bytes = crate::io::to_json(&index, "referrers fallback index")
+                .map_err(|e| self.client.err(&self.name, "fallback index", e.to_string()))?;
             self.push_manifest(&tag, &bytes, MEDIA_TYPE_INDEX)?;
             if self
                 .fallback_index(subject)?

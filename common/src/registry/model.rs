@@ -159,7 +159,7 @@ pub fn attach(
     let bundle =
         Descriptor { media_type: referrer::BUNDLE_MEDIA_TYPE.into(), ..repo.push_bytes(bundle_json)? };
     repo.push_bytes(referrer::EMPTY_CONFIG)?;
-    let manifest = referrer::signature_manifest(&subject, &bundle, &referrer::now_rfc3339()).to_json();
+    let manifest = referrer::signature_manifest(&subject, &bundle, &referrer::now_rfc3339())?.to_json()?;
     let desc = repo.push_referrer(&manifest, &subject.digest()?, referrer::BUNDLE_MEDIA_TYPE)?;
     Ok((subject, desc))
 }

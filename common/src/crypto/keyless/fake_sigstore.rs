@@ -334,7 +334,7 @@ mod tests {
     }
 
     fn sign_with(fake: &FakeSigstore) -> Result<Bundle, SignatureError> {
-        let payload = statement_for(&manifest()).to_payload();
+        let payload = statement_for(&manifest()).to_payload()?;
         let tok = IdentityToken::parse(&token("dev@example.com", ISSUER))?;
         sign_keyless(&payload, &tok, &services(), fake, &fake.trusted_root())
     }
@@ -351,7 +351,7 @@ mod tests {
         let fake = FakeSigstore::new();
         let bundle = sign_with(&fake)?;
         assert_eq!(fake.calls.get(), 2);
-        let bundle = Bundle::from_json(&bundle.to_json(), "round trip")?;
+        let bundle = Bundle::from_json(&bundle.to_json()?, "round trip")?;
         let v = verify_bundle(&bundle, &policy(&fake, "dev@example.com"))?;
         assert!(v.manifest.compare(&manifest()).is_match());
         assert!(matches!(
@@ -381,7 +381,7 @@ mod tests {
     fn keyless_cosign_attestations_verify_like_cosign() -> Result<(), Box<dyn std::error::Error>> {
         let fake = FakeSigstore::new();
         let digest = crate::oci::OciDigest::of(b"manifest");
-        let payload = crate::attest::cosign::statement("reg/model", &digest, &manifest()).to_payload();
+        let payload = crate::attest::cosign::statement("reg/model", &digest, &manifest()).to_payload()?;
         let tok = IdentityToken::parse(&token("dev@example.com", ISSUER))?;
         let bundle = sign_keyless(&payload, &tok, &services(), &fake, &fake.trusted_root())?;
         let (signed, _) =
