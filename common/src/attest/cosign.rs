@@ -51,32 +51,6 @@ pub fn predicate_json(model: &Manifest) -> serde_json::Value {
     crate::formats::predicate::statement_for(model).predicate
 }
 
-/// Parses the predicate of a statement whose subject is the manifest into the manifest it
-/// lists (the subject digest of a model_signing statement does not apply here).
-pub fn manifest_from_predicate(
-    name: &str,
-    predicate: &serde_json::Value,
-) -> Result<Manifest, SignatureError> {
-    let resources = predicate.get("resources").cloned().unwrap_or_default();
-    let mut h = crate::formats::digest::HashAlgorithm::Sha256.hasher();
-    for r in resources.as_array().into_iter().flatten() {
-        let d = hex::decode(r["digest"].as_str().unwrap_or_default())
-            .map_err(|_| SignatureError::Statement("predicate resource digest is not hex".into()))?;
-        h.update(&d);
-    }
-    let fake = Statement {
-        type_: STATEMENT_V1.to_owned(),
-        subject: vec![Subject {
-            name: name.to_owned(),
-            digest: BTreeMap::from([("sha256".to_owned(), h.finalize().hex())]),
-            annotations: None,
-        }],
-        predicate_type: crate::formats::predicate::PREDICATE_V1.to_owned(),
-        predicate: predicate.clone(),
-    };
-    crate::formats::predicate::manifest_from_statement(&fake)
-}
-
 /// Checks a verified statement against what cosign requires: predicate type and a subject
 /// whose sha256 is the manifest digest. Returns the model manifest it lists.
 pub fn check_statement(
@@ -98,12 +72,12 @@ pub fn check_statement(
             "no statement subject has the manifest digest {manifest_digest} (subjects: {:?})",
             stmt.subject
                 .iter()
-                .map(|s| s.digest.get("sha256").cloned().unwrap_or_default())
+                .map(|s| s.digest.get("sha256").map_or("(none)", String::as_str))
                 .collect::<Vec<_>>()
         )));
     }
-    let name = stmt.subject.first().map(|s| s.name.clone()).unwrap_or_default();
-    manifest_from_predicate(&name, &stmt.predicate)
+    let name = stmt.subject.first().map_or("model", |s| s.name.as_str());
+    crate::formats::predicate::manifest_from_v1_predicate(name, &stmt.predicate)
 }
 
 /// The legacy `.att` manifest: existing attestation layers plus a new DSSE envelope layer.

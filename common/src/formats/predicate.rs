@@ -77,16 +77,31 @@ fn from_v1(stmt: &Statement) -> Result<Manifest, SignatureError> {
         return Err(bad(format!("expected exactly one subject, found {}", stmt.subject.len())));
     };
     let expected_root = subject.digest.get("sha256").ok_or_else(|| bad("subject has no sha256 digest"))?;
+    let manifest = manifest_from_v1_predicate(&subject.name, &stmt.predicate)?;
+    let got_root = manifest.root_digest().hex();
+    if !got_root.eq_ignore_ascii_case(expected_root) {
+        return Err(bad(format!(
+            "manifest is inconsistent: subject digest is {expected_root} but the resources hash to {got_root}"
+        )));
+    }
+    Ok(manifest)
+}
+
+/// Parses a model_signing v1.0 predicate (`serialization` and `resources`) into the
+/// manifest it lists, without the statement's subject (cosign attestations put the OCI
+/// manifest digest there).
+pub fn manifest_from_v1_predicate(
+    name: &str,
+    predicate: &serde_json::Value,
+) -> Result<Manifest, SignatureError> {
     let serialization = Serialization::from_json(
-        stmt.predicate.get("serialization").ok_or_else(|| bad("predicate has no `serialization`"))?,
+        predicate.get("serialization").ok_or_else(|| bad("predicate has no `serialization`"))?,
     )?;
-    let resources = stmt
-        .predicate
+    let resources = predicate
         .get("resources")
         .and_then(|r| r.as_array())
         .ok_or_else(|| bad("predicate has no `resources` list"))?;
     let mut items = Vec::with_capacity(resources.len());
-    let mut root = HashAlgorithm::Sha256.hasher();
     for (i, r) in resources.iter().enumerate() {
         let field = |k: &str| {
             r.get(k)
@@ -105,17 +120,10 @@ fn from_v1(stmt: &Statement) -> Result<Manifest, SignatureError> {
         let digest = Digest::from_hex(algorithm, field("digest")?)
             .map_err(|e| bad(format!("resources[{i}] `{name}`: {e}")))?;
         let key = ResourceKey::parse(name, serialization.method).map_err(bad)?;
-        root.update(digest.bytes());
         items.push((key, digest));
     }
-    let got_root = root.finalize().hex();
-    if !got_root.eq_ignore_ascii_case(expected_root) {
-        return Err(bad(format!(
-            "manifest is inconsistent: subject digest is {expected_root} but the resources hash to {got_root}"
-        )));
-    }
     let n = items.len();
-    let manifest = Manifest::new(subject.name.clone(), serialization, items);
+    let manifest = Manifest::new(name.to_owned(), serialization, items);
     if manifest.len() != n {
         return Err(bad("resources list names the same resource twice"));
     }

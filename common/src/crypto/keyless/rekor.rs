@@ -192,6 +192,31 @@ pub fn verify_entry(
     })
 }
 
+/// The canonicalized body of a Rekor `dsse` 0.0.1 entry (the fields checked here).
+#[derive(serde::Deserialize)]
+struct DsseEntryBody {
+    spec: DsseEntrySpec,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DsseEntrySpec {
+    payload_hash: EntryHash,
+    signatures: Vec<EntrySignature>,
+}
+
+#[derive(serde::Deserialize)]
+struct EntryHash {
+    algorithm: String,
+    value: String,
+}
+
+#[derive(serde::Deserialize)]
+struct EntrySignature {
+    signature: String,
+    verifier: String,
+}
+
 /// The entry body must record this payload's hash and this signature by this certificate.
 fn check_dsse_body(
     body: &[u8],
@@ -199,24 +224,22 @@ fn check_dsse_body(
     signature: &[u8],
     leaf_der: &[u8],
 ) -> Result<(), SignatureError> {
-    let v: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| err(format!("entry body is not JSON: {e}")))?;
-    let spec = &v["spec"];
-    if spec["payloadHash"]["algorithm"] != "sha256" {
+    let v: DsseEntryBody = serde_json::from_slice(body).map_err(|e| err(format!("entry body: {e}")))?;
+    let spec = &v.spec;
+    if spec.payload_hash.algorithm != "sha256" {
         return Err(err("entry payloadHash is not sha256"));
     }
-    if spec["payloadHash"]["value"].as_str() != Some(hex::encode(sha256(payload)).as_str()) {
+    if spec.payload_hash.value != hex::encode(sha256(payload)) {
         return Err(err("entry payload hash does not match the signed payload"));
     }
-    let sigs = spec["signatures"].as_array().ok_or_else(|| err("entry has no signatures"))?;
-    let [only] = sigs.as_slice() else {
+    let [only] = spec.signatures.as_slice() else {
         return Err(err("entry must record exactly one signature"));
     };
-    let rec_sig = decode_b64(only["signature"].as_str().unwrap_or_default(), "entry signature")?;
+    let rec_sig = decode_b64(&only.signature, "entry signature")?;
     if rec_sig != signature {
         return Err(err("entry records a different signature"));
     }
-    let verifier_pem = decode_b64(only["verifier"].as_str().unwrap_or_default(), "entry verifier")?;
+    let verifier_pem = decode_b64(&only.verifier, "entry verifier")?;
     let (_, verifier_der) =
         crate::crypto::keys::pem_decode(&verifier_pem, "entry verifier").map_err(|e| err(e.to_string()))?;
     if verifier_der != leaf_der {

@@ -142,49 +142,65 @@ fn field<'a>(
     Ok(cur)
 }
 
-fn hex_to_b64(h: &serde_json::Value, what: &str) -> Result<String, SignatureError> {
-    let bytes = hex::decode(h.as_str().unwrap_or_default())
-        .map_err(|_| fail(format!("Rekor response: {what} is not hex")))?;
-    Ok(B64.encode(bytes))
+/// A Rekor v1 `LogEntry` (`POST /api/v1/log/entries` answers `{uuid: entry}`).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RekorEntry {
+    body: String,
+    integrated_time: i64,
+    #[serde(rename = "logID")]
+    log_id: String,
+    log_index: i64,
+    verification: RekorVerification,
 }
 
-fn int(v: &serde_json::Value, what: &str) -> Result<i64, SignatureError> {
-    v.as_i64().ok_or_else(|| fail(format!("Rekor response: {what} is not an integer")))
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RekorVerification {
+    signed_entry_timestamp: String,
+    inclusion_proof: RekorInclusionProof,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RekorInclusionProof {
+    checkpoint: String,
+    hashes: Vec<String>,
+    log_index: i64,
+    root_hash: String,
+    tree_size: i64,
+}
+
+fn hex_to_b64(h: &str, what: &str) -> Result<String, SignatureError> {
+    let bytes = hex::decode(h).map_err(|_| fail(format!("Rekor response: {what} is not hex")))?;
+    Ok(B64.encode(bytes))
 }
 
 /// Converts a Rekor v1 `LogEntry` response into a bundle `TransparencyLogEntry`.
 pub fn tlog_entry_from_rekor(resp: &serde_json::Value) -> Result<TlogEntry, SignatureError> {
-    let obj = resp.as_object().ok_or_else(|| fail("Rekor response is not an object"))?;
-    let [(_uuid, e)] = obj.iter().collect::<Vec<_>>()[..] else {
+    let entries: std::collections::BTreeMap<String, RekorEntry> =
+        serde_json::from_value(resp.clone()).map_err(|e| fail(format!("Rekor response: {e}")))?;
+    let mut entries = entries.into_values();
+    let (Some(e), None) = (entries.next(), entries.next()) else {
         return Err(fail("Rekor response must hold exactly one entry"));
     };
-    let proof = field(e, &["verification", "inclusionProof"], "Rekor")?;
+    let proof = &e.verification.inclusion_proof;
     Ok(TlogEntry {
-        log_index: int(field(e, &["logIndex"], "Rekor")?, "logIndex")?,
-        log_id: LogId { key_id: hex_to_b64(field(e, &["logID"], "Rekor")?, "logID")? },
+        log_index: e.log_index,
+        log_id: LogId { key_id: hex_to_b64(&e.log_id, "logID")? },
         kind_version: KindVersion { kind: "dsse".into(), version: "0.0.1".into() },
-        integrated_time: int(field(e, &["integratedTime"], "Rekor")?, "integratedTime")?,
+        integrated_time: e.integrated_time,
         inclusion_promise: Some(InclusionPromise {
-            signed_entry_timestamp: field(e, &["verification", "signedEntryTimestamp"], "Rekor")?
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            signed_entry_timestamp: e.verification.signed_entry_timestamp.clone(),
         }),
         inclusion_proof: Some(InclusionProof {
-            log_index: int(field(proof, &["logIndex"], "Rekor")?, "inclusionProof.logIndex")?,
-            root_hash: hex_to_b64(field(proof, &["rootHash"], "Rekor")?, "rootHash")?,
-            tree_size: int(field(proof, &["treeSize"], "Rekor")?, "treeSize")?,
-            hashes: field(proof, &["hashes"], "Rekor")?
-                .as_array()
-                .ok_or_else(|| fail("Rekor response: hashes is not a list"))?
-                .iter()
-                .map(|h| hex_to_b64(h, "hashes"))
-                .collect::<Result<_, _>>()?,
-            checkpoint: Some(Checkpoint {
-                envelope: field(proof, &["checkpoint"], "Rekor")?.as_str().unwrap_or_default().to_owned(),
-            }),
+            log_index: proof.log_index,
+            root_hash: hex_to_b64(&proof.root_hash, "rootHash")?,
+            tree_size: proof.tree_size,
+            hashes: proof.hashes.iter().map(|h| hex_to_b64(h, "hashes")).collect::<Result<_, _>>()?,
+            checkpoint: Some(Checkpoint { envelope: proof.checkpoint.clone() }),
         }),
-        canonicalized_body: field(e, &["body"], "Rekor")?.as_str().unwrap_or_default().to_owned(),
+        canonicalized_body: e.body,
     })
 }
 
