@@ -177,10 +177,14 @@ impl Cert {
 
     /// The DER of the to-be-signed part exactly as it appears in the certificate.
     pub fn tbs_raw(&self) -> Result<&[u8], String> {
-        let outer = der_element(&self.der).ok_or("truncated certificate")?;
-        let (hdr, _) = outer;
-        let body = &self.der[hdr..];
-        let (tbs_hdr, tbs_len) = der_element(body).ok_or("truncated TBSCertificate")?;
+        use der::{Encode as _, Header, SliceReader};
+        let element = |b: &[u8]| -> der::Result<(usize, usize)> {
+            let h = Header::decode(&mut SliceReader::new(b)?)?;
+            Ok((usize::try_from(h.encoded_len()?)?, usize::try_from(h.length)?))
+        };
+        let (outer_hdr, _) = element(&self.der).map_err(|e| format!("certificate: {e}"))?;
+        let body = &self.der[outer_hdr..];
+        let (tbs_hdr, tbs_len) = element(body).map_err(|e| format!("TBSCertificate: {e}"))?;
         body.get(..tbs_hdr + tbs_len).ok_or_else(|| "truncated TBSCertificate".to_owned())
     }
 
@@ -234,23 +238,6 @@ pub fn verify_with_spki(spki: &[u8], alg: ObjectIdentifier, msg: &[u8], sig: &[u
         let key = PublicKey::from_spki_der(spki, "issuer key").map_err(|e| e.to_string())?;
         if key.verify_prehash(&digest, sig) { Ok(()) } else { Err("ECDSA signature does not verify".into()) }
     }
-}
-
-/// Header length and content length of the DER element at the start of `b`.
-fn der_element(b: &[u8]) -> Option<(usize, usize)> {
-    let first = *b.get(1)?;
-    if first < 0x80 {
-        return Some((2, first as usize));
-    }
-    let n = (first & 0x7f) as usize;
-    if n == 0 || n > 4 {
-        return None;
-    }
-    let mut len = 0usize;
-    for i in 0..n {
-        len = (len << 8) | *b.get(2 + i)? as usize;
-    }
-    Some((2 + n, len))
 }
 
 /// Builds and checks a chain from `leaf` to one of `anchors` at time `at` (seconds since

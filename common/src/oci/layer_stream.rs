@@ -17,6 +17,7 @@ use crate::errors::OciError;
 use crate::formats::digest::{Digest, HashAlgorithm};
 use crate::formats::manifest::{Method, ResourceKey};
 use crate::hashing::{Progress, StreamHasher};
+use crate::io::Tap;
 use crate::oci::OciDigest;
 use crate::oci::modelpack::LayerFormat;
 use crate::oci::tar_archive::{MemberKind, TarError, TarLimits, TarReader};
@@ -118,20 +119,6 @@ pub fn unpacked_limit(compressed_size: u64, max: Option<u64>) -> u64 {
     max.unwrap_or_else(|| compressed_size.saturating_mul(UNPACKED_RATIO).max(UNPACKED_FLOOR))
 }
 
-/// Counts bytes and reports progress.
-struct Counting<'a, R> {
-    inner: R,
-    progress: &'a dyn Progress,
-}
-
-impl<R: Read> Read for Counting<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.progress.advance(n as u64);
-        Ok(n)
-    }
-}
-
 /// Fails once more than `limit` bytes came out of a decompressor, and hashes what came out
 /// (the diffId) when asked.
 struct Unpacked<R> {
@@ -218,7 +205,7 @@ fn drain(mut r: impl Read, buf: &mut [u8]) -> std::io::Result<()> {
 /// resources. Fails on the first mismatch or unsafe entry.
 pub fn hash_layer(blob: impl Read, job: &LayerJob<'_>) -> Result<LayerOutput, OciError> {
     let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
-    let reader = Counting { inner: blob, progress: job.progress };
+    let reader = Tap::new(blob, |b: &[u8]| job.progress.advance(b.len() as u64));
     let io = OciError::from_io;
     match job.format {
         LayerFormat::Raw => {

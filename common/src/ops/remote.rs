@@ -182,27 +182,19 @@ pub fn verify_remote(
     Ok(report)
 }
 
-/// Does `name` match a glob (`*` within a path component, `**` across, `?` one character)?
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    fn m(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) if p.get(1) == Some(&b'*') => {
-                if p.len() == 2 {
-                    return true;
-                }
-                let rest = p[2..].strip_prefix(b"/").unwrap_or(&p[2..]);
-                (0..=n.len()).any(|i| (i == 0 || n[i - 1] == b'/') && m(rest, &n[i..]))
-            }
-            (Some(b'*'), _) => {
-                (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != b'/').any(|i| m(&p[1..], &n[i..]))
-            }
-            (Some(b'?'), Some(c)) if *c != b'/' => m(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => m(&p[1..], &n[1..]),
-            _ => false,
-        }
+/// The `--include` patterns as one matcher: `*` and `?` within a path component, `**`
+/// across components (globset with a literal separator, as `oras`, git and shells read
+/// them). An invalid pattern is a usage error naming it.
+pub fn include_matcher(patterns: &[String]) -> Result<globset::GlobSet, Error> {
+    let mut set = globset::GlobSetBuilder::new();
+    for p in patterns {
+        let glob = globset::GlobBuilder::new(p)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| Error::Usage(format!("--include `{p}`: {e}")))?;
+        set.add(glob);
     }
-    m(pattern.as_bytes(), name.as_bytes())
+    set.build().map_err(|e| Error::Usage(format!("--include: {e}")))
 }
 
 /// What a pull did.
@@ -404,10 +396,9 @@ pub fn pull(
     let sig = verified_signature(target, client, policy)?;
     let signed = &sig.verified.manifest;
     let ser = serialization_for(&sig.model, signed, hash, &[]);
-    let wanted: HashSet<String> = signed_paths(signed)
-        .into_iter()
-        .filter(|p| include.is_empty() || include.iter().any(|g| glob_match(g, p)))
-        .collect();
+    let matcher = include_matcher(include)?;
+    let wanted: HashSet<String> =
+        signed_paths(signed).into_iter().filter(|p| include.is_empty() || matcher.is_match(p)).collect();
     if wanted.is_empty() {
         return Err(Error::Usage("no signed file matches --include".into()));
     }
@@ -491,7 +482,11 @@ pub fn pull(
 
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use super::include_matcher;
+
+    fn glob_match(pattern: &str, name: &str) -> bool {
+        include_matcher(&[pattern.to_owned()]).is_ok_and(|m| m.is_match(name))
+    }
 
     #[test]
     fn globs() {
@@ -502,6 +497,8 @@ mod tests {
         assert!(glob_match("weights/**", "weights/a/b.bin"));
         assert!(glob_match("model-0000?.bin", "model-00001.bin"));
         assert!(!glob_match("model-0000?.bin", "model-000010.bin"));
+        assert!(!glob_match("a?b", "a/b"));
+        assert!(include_matcher(&["[unclosed".to_owned()]).is_err());
     }
 }
 

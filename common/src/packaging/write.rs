@@ -15,6 +15,7 @@ use crate::formats::manifest::{Manifest, Method, ResourceKey, Serialization};
 use crate::hashing::StreamHasher;
 use crate::hashing::model_dir::{ModelFile, WalkOptions};
 use crate::hashing::source::HashOptions;
+use crate::io::Tap;
 use crate::oci::modelkit::{self, Entry, Kitfile, ModelSection};
 use crate::oci::modelpack::{self, Kind, LayerFormat, ModelConfig, ModelFs};
 use crate::oci::referrer;
@@ -194,24 +195,28 @@ impl Packer<'_> {
                     let mut h = kit_header(f.size, false);
                     let src = std::fs::File::open(&f.path)
                         .map_err(|source| crate::errors::SourceError::Io { path: f.path.clone(), source })?;
-                    let hasher = StreamHasher::new(&f.name, self.ser.method, self.ser.hash);
-                    let mut reader = HashingFile { src, hasher, read: 0 };
+                    let mut hasher = StreamHasher::new(&f.name, self.ser.method, self.ser.hash);
+                    let mut read = 0u64;
+                    let mut reader = Tap::new(src, |b: &[u8]| {
+                        hasher.update(b);
+                        read += b.len() as u64;
+                    });
                     builder.append_data(&mut h, &f.name, &mut reader).map_err(|e| match e.kind() {
                         std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
                             Error::from(crate::errors::SourceError::Io { path: f.path.clone(), source: e })
                         }
                         _ => Error::from(OutputError { path: root.clone(), source: e }),
                     })?;
-                    if reader.read != f.size {
+                    if read != f.size {
                         return Err(crate::errors::SourceError::Changed {
                             path: f.path.clone(),
                             expected: f.size,
-                            read: reader.read,
+                            read,
                         }
                         .into());
                     }
                     self.bytes += f.size;
-                    self.items.extend(reader.hasher.finish());
+                    self.items.extend(hasher.finish());
                 }
             }
         }
@@ -219,22 +224,6 @@ impl Packer<'_> {
         let (digest, size) = w.finish()?;
         // Uncompressed tar: the diffId is the layer digest.
         Ok((Descriptor::new(media_type, &digest, size), digest.to_string()))
-    }
-}
-
-/// Streams a file into a tar entry while hashing it.
-struct HashingFile {
-    src: std::fs::File,
-    hasher: StreamHasher,
-    read: u64,
-}
-
-impl Read for HashingFile {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.src.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.read += n as u64;
-        Ok(n)
     }
 }
 

@@ -10,6 +10,7 @@
 
 use super::auth::{self, Challenge, Credentials};
 use crate::errors::{OciError, RegistryError};
+use crate::io::Tap;
 use crate::oci::layout::{MAX_METADATA_BLOB, VerifyingReader};
 use crate::oci::{BlobStore, Descriptor, ImageIndex, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, OciDigest};
 use sha2::Digest as _;
@@ -65,34 +66,11 @@ enum Body<'a> {
     Reader(&'a mut (dyn Read + Send)),
 }
 
-/// Counts downloaded bytes into the client.
-struct Counted<R> {
-    inner: R,
-    counter: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.counter.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-/// Hashes what an upload sends.
-struct Hashing<'a> {
-    inner: &'a mut (dyn Read + Send),
-    hasher: sha2::Sha256,
-    size: u64,
-}
-
-impl Read for Hashing<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
+/// Counts downloaded bytes into the client's counter.
+fn counted<R: Read>(inner: R, counter: Arc<AtomicU64>) -> Tap<R, impl FnMut(&[u8])> {
+    Tap::new(inner, move |b: &[u8]| {
+        counter.fetch_add(b.len() as u64, Ordering::Relaxed);
+    })
 }
 
 fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
@@ -283,7 +261,7 @@ impl Client {
         what: &str,
     ) -> Result<Vec<u8>, RegistryError> {
         let mut bytes = Vec::new();
-        Counted { inner: resp.into_body().into_reader(), counter: self.downloaded.clone() }
+        counted(resp.into_body().into_reader(), self.downloaded.clone())
             .take(MAX_METADATA_BLOB + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| self.err(repo, what, e.to_string()))?;
@@ -383,7 +361,7 @@ impl Repo {
                 problem: e.to_string(),
             });
         }
-        let body = Counted { inner: resp.into_body().into_reader(), counter: c.downloaded.clone() };
+        let body = counted(resp.into_body().into_reader(), c.downloaded.clone());
         Ok(VerifyingReader::new(body, digest, desc.size, what))
     }
 
@@ -436,8 +414,12 @@ impl Repo {
     ) -> Result<(OciDigest, u64), RegistryError> {
         let c = &self.client;
         let loc = c.url(&self.start_upload(what)?);
-        let mut hashing = Hashing { inner: source, hasher: sha2::Sha256::new(), size: 0 };
+        let (mut hasher, mut size) = (sha2::Sha256::new(), 0u64);
         let headers = [("Content-Type", "application/octet-stream")];
+        let mut hashing = Tap::new(source, |b: &[u8]| {
+            hasher.update(b);
+            size += b.len() as u64;
+        });
         let resp = c.send("PATCH", &loc, &self.name, what, &headers, Body::Reader(&mut hashing))?;
         if resp.status() != 202 {
             return Err(c.status_error(&self.name, what, resp));
@@ -445,8 +427,7 @@ impl Repo {
         let loc = c.url(
             &header(&resp, "location").ok_or_else(|| c.err(&self.name, what, "upload has no Location"))?,
         );
-        let digest = OciDigest::from_sha256(&hashing.hasher.clone().finalize());
-        let size = hashing.size;
+        let digest = OciDigest::from_sha256(&hasher.finalize());
         let resp = c.send(
             "PUT",
             &Self::with_digest(&loc, &digest),
