@@ -109,15 +109,16 @@ impl Digest {
     }
 
     /// Parses a lowercase or uppercase hex digest, checking its length.
-    pub fn from_hex(algorithm: HashAlgorithm, hex_value: &str) -> Result<Self, String> {
-        let value = hex::decode(hex_value).map_err(|e| format!("`{hex_value}` is not hex: {e}"))?;
+    pub fn from_hex(algorithm: HashAlgorithm, hex_value: &str) -> Result<Self, DigestError> {
+        let value = hex::decode(hex_value)
+            .map_err(|source| DigestError::NotHex { value: hex_value.into(), source })?;
         if value.len() != algorithm.output_len() {
-            return Err(format!(
-                "`{hex_value}` has {} bytes, {} digests have {}",
-                value.len(),
-                algorithm.name(),
-                algorithm.output_len()
-            ));
+            return Err(DigestError::Length {
+                value: hex_value.into(),
+                got: value.len(),
+                algorithm: algorithm.name(),
+                expected: algorithm.output_len(),
+            });
         }
         Ok(Self { algorithm, value })
     }
@@ -147,6 +148,32 @@ impl std::fmt::Display for Digest {
 /// SHA-256 of a byte slice.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(data).into()
+}
+
+/// A hex digest that is not one of its algorithm.
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    /// Not hexadecimal.
+    #[error("`{value}` is not hex: {source}")]
+    NotHex {
+        /// The text.
+        value: String,
+        /// The decoder's reason.
+        #[source]
+        source: hex::FromHexError,
+    },
+    /// The wrong length for the algorithm.
+    #[error("`{value}` has {got} bytes, {algorithm} digests have {expected}")]
+    Length {
+        /// The text.
+        value: String,
+        /// Bytes it decodes to.
+        got: usize,
+        /// The algorithm.
+        algorithm: &'static str,
+        /// Bytes that algorithm's digests have.
+        expected: usize,
+    },
 }
 
 #[cfg(test)]

@@ -103,23 +103,40 @@ fn invalid(entry: Option<&str>, problem: impl Into<String>) -> TarError {
     TarError::Invalid { entry: entry.map(str::to_owned), problem: problem.into() }
 }
 
+/// Why a path from a layer (tar member, link, annotation) cannot name a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// It starts at `/`.
+    #[error("`{0}` is an absolute path")]
+    Absolute(String),
+    /// A component is `..`.
+    #[error("`{0}` contains `..`")]
+    ParentDir(String),
+    /// It contains a NUL byte.
+    #[error("`{0}` contains a NUL byte")]
+    Nul(String),
+    /// Nothing but `.` and separators.
+    #[error("`{0}` names no file")]
+    Empty(String),
+}
+
 /// Validates and normalizes a path found in a layer (tar member, link or annotation):
 /// relative, no `..`, no NUL, names something.
-pub fn safe_member_name(raw: &str) -> Result<String, String> {
+pub fn safe_member_name(raw: &str) -> Result<String, NameError> {
     if raw.starts_with('/') {
-        return Err(format!("`{raw}` is an absolute path"));
+        return Err(NameError::Absolute(raw.into()));
     }
     let mut parts = Vec::new();
     for c in raw.split('/') {
         match c {
             "" | "." => {}
-            ".." => return Err(format!("`{raw}` contains `..`")),
-            c if c.contains('\0') => return Err(format!("`{raw}` contains a NUL byte")),
+            ".." => return Err(NameError::ParentDir(raw.into())),
+            c if c.contains('\0') => return Err(NameError::Nul(raw.into())),
             c => parts.push(c),
         }
     }
     if parts.is_empty() {
-        return Err(format!("`{raw}` names no file"));
+        return Err(NameError::Empty(raw.into()));
     }
     Ok(parts.join("/"))
 }
@@ -458,8 +475,8 @@ impl<R: Read> TarReader<R> {
             // `./`: the extraction directory itself.
             return Ok(Member { raw_name, name: ".".into(), kind, size });
         }
-        let name = safe_member_name(&raw_name).map_err(|p| invalid(entry, p))?;
-        self.claim(&name, kind == MemberKind::Directory).map_err(|p| invalid(entry, p))?;
+        let name = safe_member_name(&raw_name).map_err(|p| invalid(entry, p.to_string()))?;
+        self.claim(&name, kind == MemberKind::Directory).map_err(|c| invalid(entry, c.to_string()))?;
         self.remaining = size;
         self.padding = pad(size);
         Ok(Member { raw_name, name, kind, size })
@@ -467,21 +484,17 @@ impl<R: Read> TarReader<R> {
 
     /// Records a name, refusing a second use, a file that is also a directory, and a path
     /// below a file.
-    fn claim(&mut self, name: &str, is_dir: bool) -> Result<(), String> {
+    fn claim(&mut self, name: &str, is_dir: bool) -> Result<(), Conflict> {
         if self.files.contains(name) {
-            return Err(if is_dir {
-                "is a directory here but a file earlier in the layer".into()
-            } else {
-                "the layer holds this file twice".into()
-            });
+            return Err(if is_dir { Conflict::DirAfterFile } else { Conflict::Twice });
         }
         if !is_dir && self.dirs.contains(name) {
-            return Err("is a file here but a directory elsewhere in the layer".into());
+            return Err(Conflict::FileAfterDir);
         }
         let mut ancestor = name;
         while let Some((parent, _)) = ancestor.rsplit_once('/') {
             if self.files.contains(parent) {
-                return Err(format!("lies below `{parent}`, which is a file in this layer"));
+                return Err(Conflict::BelowFile(parent.to_owned()));
             }
             if !self.dirs.insert(parent.to_owned()) {
                 break;
@@ -495,6 +508,19 @@ impl<R: Read> TarReader<R> {
         }
         Ok(())
     }
+}
+
+/// Two members that cannot both be extracted.
+#[derive(Debug, thiserror::Error)]
+enum Conflict {
+    #[error("the layer holds this file twice")]
+    Twice,
+    #[error("is a directory here but a file earlier in the layer")]
+    DirAfterFile,
+    #[error("is a file here but a directory elsewhere in the layer")]
+    FileAfterDir,
+    #[error("lies below `{0}`, which is a file in this layer")]
+    BelowFile(String),
 }
 
 /// The data of the current member.
