@@ -44,12 +44,26 @@ pub struct HashingArgs {
     pub max_unpacked_size: Option<u64>,
 }
 
+/// A `--max-unpacked-size` value that is not a size.
+#[derive(Debug, thiserror::Error)]
+pub enum SizeError {
+    /// No number.
+    #[error("`{0}` is not a size (e.g. 500MiB, 200GiB)")]
+    NotASize(String),
+    /// An unknown unit.
+    #[error("unknown size unit `{0}` (use B, KiB, MiB, GiB, TiB)")]
+    Unit(String),
+    /// Over 2^64 bytes.
+    #[error("`{0}` is too large")]
+    TooLarge(String),
+}
+
 /// Parses a byte count with an optional unit (`B`, `KiB`, `MiB`, `GiB`, `TiB`, or `KB`…`TB`).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, SizeError> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a size (e.g. 500MiB, 200GiB)"))?;
+    let n: u64 = num.parse().map_err(|_| SizeError::NotASize(s.to_owned()))?;
     let mult: u64 = match unit.trim() {
         "" | "B" => 1,
         "KiB" | "K" => 1 << 10,
@@ -60,9 +74,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
         "TB" => 1_000_000_000_000,
-        other => return Err(format!("unknown size unit `{other}` (use B, KiB, MiB, GiB, TiB)")),
+        other => return Err(SizeError::Unit(other.to_owned())),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))
+    n.checked_mul(mult).ok_or_else(|| SizeError::TooLarge(s.to_owned()))
 }
 
 impl HashingArgs {

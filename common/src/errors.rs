@@ -110,6 +110,54 @@ pub enum SourceError {
     },
 }
 
+impl From<crate::crypto::x509::CertError> for SignatureError {
+    fn from(e: crate::crypto::x509::CertError) -> Self {
+        Self::Chain(Box::new(e))
+    }
+}
+
+impl From<crate::crypto::x509::CertError> for CertificateProblem {
+    fn from(e: crate::crypto::x509::CertError) -> Self {
+        Self::Unusable(Box::new(e))
+    }
+}
+
+/// A signing certificate that may not sign this model.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateProblem {
+    /// It does not parse, or its key cannot verify.
+    #[error("{0}")]
+    Unusable(#[source] Box<crate::crypto::x509::CertError>),
+    /// Key usage lacks digitalSignature (keyless).
+    #[error("key usage is not digitalSignature")]
+    KeyUsage,
+    /// Extended key usage lacks codeSigning (keyless).
+    #[error("extended key usage does not include codeSigning")]
+    ExtKeyUsage,
+    /// Neither usage (model_signing's certificate rule).
+    #[error("neither key usage digitalSignature nor extended key usage codeSigning")]
+    CodeSigning,
+    /// Another identity than the expected one.
+    #[error("identity mismatch: expected `{expected}`, certificate has {found:?}")]
+    Identity {
+        /// Expected.
+        expected: String,
+        /// The certificate's SAN values.
+        found: Vec<String>,
+    },
+    /// No OIDC issuer extension.
+    #[error("no OIDC issuer extension")]
+    NoIssuer,
+    /// Another issuer than the expected one.
+    #[error("OIDC issuer mismatch: expected `{expected}`, certificate has `{found}`")]
+    Issuer {
+        /// Expected.
+        expected: String,
+        /// The certificate's.
+        found: String,
+    },
+}
+
 /// Loading or using key material failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -138,6 +186,15 @@ pub enum KeyError {
         /// What is wrong.
         problem: String,
     },
+    /// A certificate file that does not hold usable certificates.
+    #[error("{what}: {source}")]
+    Certificate {
+        /// The file.
+        what: String,
+        /// Why.
+        #[source]
+        source: Box<crate::crypto::x509::CertError>,
+    },
 }
 
 impl KeyError {
@@ -164,19 +221,43 @@ pub enum SignatureError {
     Material(String),
     /// A certificate chain does not lead to a trusted root.
     #[error("certificate chain: {0}")]
-    Chain(String),
+    Chain(#[source] Box<crate::crypto::x509::CertError>),
+    /// A certificate of the bundle does not parse.
+    #[error("certificate chain: certificate {index}: {source}")]
+    BundleCertificate {
+        /// Its position in the bundle.
+        index: usize,
+        /// Why.
+        #[source]
+        source: Box<crate::crypto::x509::CertError>,
+    },
+    /// The Fulcio chain does not verify at a verified signing time.
+    #[error("certificate chain: {source} (Fulcio, at verified signing time {at})")]
+    FulcioChain {
+        /// The verified time.
+        at: String,
+        /// Why.
+        #[source]
+        source: Box<crate::crypto::x509::CertError>,
+    },
     /// The signing certificate is not allowed to sign, or names another identity.
     #[error("signing certificate: {0}")]
-    Certificate(String),
+    Certificate(#[from] CertificateProblem),
     /// Signed Certificate Timestamp check failed.
     #[error("certificate transparency (SCT): {0}")]
-    Sct(String),
+    Sct(#[from] crate::crypto::keyless::sct::SctError),
     /// An RFC 3161 timestamp did not verify.
-    #[error("signed timestamp: {0}")]
-    Timestamp(String),
+    #[error("signed timestamp rfc3161Timestamps[{index}]: {source}")]
+    Timestamp {
+        /// Which timestamp of the bundle.
+        index: usize,
+        /// Why.
+        #[source]
+        source: crate::crypto::keyless::timestamp::TimestampError,
+    },
     /// Transparency log entry check failed.
     #[error("transparency log entry: {0}")]
-    Tlog(String),
+    Tlog(#[from] crate::crypto::keyless::rekor::TlogError),
     /// The signed statement is not a model_signing statement, or is inconsistent.
     #[error("signed statement: {0}")]
     Statement(String),

@@ -9,7 +9,7 @@
 use crate::crypto::keyless::{self, IdentityPolicy, trust_root::TrustedRoot};
 use crate::crypto::keys::PublicKey;
 use crate::crypto::x509::{Cert, verify_chain};
-use crate::errors::SignatureError;
+use crate::errors::{CertificateProblem, SignatureError};
 use crate::formats::bundle::Bundle;
 use crate::formats::dsse::{IN_TOTO_PAYLOAD_TYPE, pae, pae_compat_v02};
 use crate::formats::manifest::Manifest;
@@ -176,20 +176,19 @@ pub fn verify_signed_payload(
                 .iter()
                 .enumerate()
                 .map(|(i, d)| {
-                    Cert::from_der(d).map_err(|e| SignatureError::Chain(format!("certificate {i}: {e}")))
+                    Cert::from_der(d)
+                        .map_err(|e| SignatureError::BundleCertificate { index: i, source: Box::new(e) })
                 })
                 .collect::<Result<_, _>>()?;
             let (leaf, rest) = certs
                 .split_first()
                 .ok_or_else(|| SignatureError::Material("the signature has no certificate chain".into()))?;
             // model_signing checks the chain at the leaf's notBefore (OpenSSL store time).
-            let path = verify_chain(leaf, rest, anchors, leaf.not_before()).map_err(SignatureError::Chain)?;
+            let path = verify_chain(leaf, rest, anchors, leaf.not_before())?;
             if !leaf.can_sign_code() {
-                return Err(SignatureError::Certificate(
-                    "neither key usage digitalSignature nor extended key usage codeSigning".into(),
-                ));
+                return Err(CertificateProblem::CodeSigning.into());
             }
-            let key = leaf.ec_public_key().map_err(SignatureError::Certificate)?;
+            let key = leaf.ec_public_key().map_err(CertificateProblem::from)?;
             if !verify_key_compat(&key, &payload, &signature, true) {
                 return Err(SignatureError::BadSignature(format!(
                     "the key of certificate `{}`",

@@ -57,7 +57,8 @@ impl SigningMaterial {
         let key = PrivateKey::from_pem_file(key, password)?;
         let load = |p: &Path| -> Result<Vec<Cert>, KeyError> {
             let text = std::fs::read(p).map_err(|source| KeyError::Io { path: p.to_path_buf(), source })?;
-            Cert::from_pem_chain(&text).map_err(|e| KeyError::invalid(p.display().to_string(), e))
+            Cert::from_pem_chain(&text)
+                .map_err(|e| KeyError::Certificate { what: p.display().to_string(), source: Box::new(e) })
         };
         let mut certs = load(certificate)?;
         if certs.len() != 1 {
@@ -66,8 +67,10 @@ impl SigningMaterial {
                 format!("expected one signing certificate, found {}", certs.len()),
             ));
         }
-        let leaf_key =
-            certs[0].ec_public_key().map_err(|e| KeyError::invalid(certificate.display().to_string(), e))?;
+        let leaf_key = certs[0].ec_public_key().map_err(|e| KeyError::Certificate {
+            what: certificate.display().to_string(),
+            source: Box::new(e),
+        })?;
         if &leaf_key != key.public_key() {
             return Err(KeyError::invalid(
                 certificate.display().to_string(),

@@ -138,7 +138,8 @@ impl TrustSpec {
 /// Reads a PEM file of one or more certificates (at least one).
 pub fn load_certificates(path: &Path) -> Result<Vec<Cert>, KeyError> {
     let text = std::fs::read(path).map_err(|source| KeyError::Io { path: path.to_path_buf(), source })?;
-    let certs = Cert::from_pem_chain(&text).map_err(|e| KeyError::invalid(path.display().to_string(), e))?;
+    let certs = Cert::from_pem_chain(&text)
+        .map_err(|e| KeyError::Certificate { what: path.display().to_string(), source: Box::new(e) })?;
     if certs.is_empty() {
         return Err(KeyError::invalid(path.display().to_string(), "no certificate in file"));
     }

@@ -22,6 +22,131 @@ use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsag
 /// Extended key usage: code signing.
 pub const EKU_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 
+/// Why a certificate or chain is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    /// Not DER X.509.
+    #[error("not a DER X.509 certificate: {0}")]
+    Der(#[source] der::Error),
+    /// Not PEM certificates.
+    #[error("bad PEM certificate: {0}")]
+    Pem(#[source] der::Error),
+    /// The public key is not one we verify with.
+    #[error("certificate public key: {0}")]
+    PublicKey(#[source] Box<crate::errors::KeyError>),
+    /// An RSA algorithm with a non-RSA key.
+    #[error("issuer key is not RSA: {0}")]
+    RsaKey(#[source] rsa::pkcs8::spki::Error),
+    /// A signature algorithm we do not verify.
+    #[error("unsupported signature algorithm {0}")]
+    UnsupportedAlgorithm(ObjectIdentifier),
+    /// RFC 5280 §4.1.1.2.
+    #[error("signatureAlgorithm differs from the TBSCertificate's signature field")]
+    AlgorithmMismatch,
+    /// The signature does not verify (`ECDSA` or `RSA`).
+    #[error("{0} signature does not verify")]
+    BadSignature(&'static str),
+    /// No trust anchors.
+    #[error("no trusted certificates given")]
+    NoAnchors,
+    /// RFC 5280 §4.2: a critical extension we do not process.
+    #[error("certificate `{subject}` has an unsupported critical extension {oid}")]
+    CriticalExtension {
+        /// The certificate.
+        subject: String,
+        /// The extension.
+        oid: ObjectIdentifier,
+    },
+    /// Outside the leaf's validity period.
+    #[error("certificate `{subject}` is not valid at {at} (valid {from}..{to})")]
+    NotValidAt {
+        /// The certificate.
+        subject: String,
+        /// The time checked.
+        at: String,
+        /// notBefore.
+        from: String,
+        /// notAfter.
+        to: String,
+    },
+    /// No candidate issuer.
+    #[error("no issuer `{issuer}` of `{subject}` among the given certificates")]
+    NoIssuer {
+        /// The issuer name sought.
+        issuer: String,
+        /// The certificate.
+        subject: String,
+    },
+    /// An issuer candidate whose key did not make the signature.
+    #[error("`{subject}` is not signed by `{issuer}`: {source}")]
+    NotSignedBy {
+        /// The certificate.
+        subject: String,
+        /// The candidate.
+        issuer: String,
+        /// Why.
+        #[source]
+        source: Box<CertError>,
+    },
+    /// basicConstraints cA is not set.
+    #[error("issuer `{0}` is not a CA (basicConstraints)")]
+    NotCa(String),
+    /// keyUsage lacks keyCertSign.
+    #[error("issuer `{0}` may not sign certificates (keyUsage)")]
+    NoCertSign(String),
+    /// An issuer outside its validity period.
+    #[error("issuer `{subject}` is not valid at {at}")]
+    IssuerNotValidAt {
+        /// The issuer.
+        subject: String,
+        /// The time checked.
+        at: String,
+    },
+    /// RFC 5280 §4.2.1.9.
+    #[error(
+        "issuer `{issuer}` allows {allowed} intermediate CA(s) below it (pathLenConstraint) but the chain has {found}"
+    )]
+    PathLen {
+        /// The CA.
+        issuer: String,
+        /// Its pathLenConstraint.
+        allowed: u8,
+        /// Intermediates below it.
+        found: usize,
+    },
+    /// More than 8 links.
+    #[error("certificate chain is too long")]
+    TooLong,
+    /// The raw TBSCertificate cannot be located.
+    #[error("{what}: {source}")]
+    Structure {
+        /// Which element.
+        what: &'static str,
+        /// The DER reader's reason.
+        #[source]
+        source: der::Error,
+    },
+    /// An unreadable nameConstraints extension.
+    #[error("issuer `{issuer}`: unreadable name constraints: {source}")]
+    NameConstraintsDer {
+        /// The CA.
+        issuer: String,
+        /// The DER reader's reason.
+        #[source]
+        source: der::Error,
+    },
+    /// RFC 5280 §4.2.1.10.
+    #[error("certificate `{subject}`: {violation} (name constraints of `{issuer}`)")]
+    NameConstraint {
+        /// The constrained certificate.
+        subject: String,
+        /// The name and how it violates the constraints.
+        violation: String,
+        /// The CA.
+        issuer: String,
+    },
+}
+
 /// A parsed certificate with its DER bytes.
 #[derive(Debug, Clone)]
 pub struct Cert {
@@ -37,20 +162,18 @@ impl PartialEq for Cert {
 
 impl Cert {
     /// Parses DER.
-    pub fn from_der(der: &[u8]) -> Result<Self, String> {
-        let cert =
-            x509_cert::Certificate::from_der(der).map_err(|e| format!("not a DER X.509 certificate: {e}"))?;
+    pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
+        let cert = x509_cert::Certificate::from_der(der).map_err(CertError::Der)?;
         Ok(Self { der: der.to_vec(), cert })
     }
 
     /// Parses every CERTIFICATE block of a PEM text.
-    pub fn from_pem_chain(text: &[u8]) -> Result<Vec<Self>, String> {
-        let certs =
-            x509_cert::Certificate::load_pem_chain(text).map_err(|e| format!("bad PEM certificate: {e}"))?;
+    pub fn from_pem_chain(text: &[u8]) -> Result<Vec<Self>, CertError> {
+        let certs = x509_cert::Certificate::load_pem_chain(text).map_err(CertError::Pem)?;
         certs
             .into_iter()
             .map(|cert| {
-                let der = cert.to_der().map_err(|e| e.to_string())?;
+                let der = cert.to_der().map_err(CertError::Der)?;
                 Ok(Self { der, cert })
             })
             .collect()
@@ -87,13 +210,14 @@ impl Cert {
     }
 
     /// DER SubjectPublicKeyInfo.
-    pub fn spki_der(&self) -> Result<Vec<u8>, String> {
-        self.cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| e.to_string())
+    pub fn spki_der(&self) -> Result<Vec<u8>, CertError> {
+        self.cert.tbs_certificate.subject_public_key_info.to_der().map_err(CertError::Der)
     }
 
     /// The subject's EC public key (the only kind that signs model signatures).
-    pub fn ec_public_key(&self) -> Result<PublicKey, String> {
-        PublicKey::from_spki_der(&self.spki_der()?, "certificate public key").map_err(|e| e.to_string())
+    pub fn ec_public_key(&self) -> Result<PublicKey, CertError> {
+        PublicKey::from_spki_der(&self.spki_der()?, "certificate public key")
+            .map_err(|e| CertError::PublicKey(Box::new(e)))
     }
 
     /// The raw value of an extension.
@@ -140,10 +264,9 @@ impl Cert {
             .map(|e| e.extn_id)
     }
 
-    fn critical_problem(&self) -> Option<String> {
-        self.unhandled_critical_extension().map(|oid| {
-            format!("certificate `{}` has an unsupported critical extension {oid}", self.subject())
-        })
+    fn critical_problem(&self) -> Option<CertError> {
+        self.unhandled_critical_extension()
+            .map(|oid| CertError::CriticalExtension { subject: self.subject(), oid })
     }
 
     /// The subject alternative names (empty when absent or unreadable).
@@ -176,23 +299,28 @@ impl Cert {
     }
 
     /// The DER of the to-be-signed part exactly as it appears in the certificate.
-    pub fn tbs_raw(&self) -> Result<&[u8], String> {
+    pub fn tbs_raw(&self) -> Result<&[u8], CertError> {
         use der::{Encode as _, Header, SliceReader};
         let element = |b: &[u8]| -> der::Result<(usize, usize)> {
             let h = Header::decode(&mut SliceReader::new(b)?)?;
             Ok((usize::try_from(h.encoded_len()?)?, usize::try_from(h.length)?))
         };
-        let (outer_hdr, _) = element(&self.der).map_err(|e| format!("certificate: {e}"))?;
+        let (outer_hdr, _) =
+            element(&self.der).map_err(|source| CertError::Structure { what: "certificate", source })?;
         let body = &self.der[outer_hdr..];
-        let (tbs_hdr, tbs_len) = element(body).map_err(|e| format!("TBSCertificate: {e}"))?;
-        body.get(..tbs_hdr + tbs_len).ok_or_else(|| "truncated TBSCertificate".to_owned())
+        let (tbs_hdr, tbs_len) =
+            element(body).map_err(|source| CertError::Structure { what: "TBSCertificate", source })?;
+        body.get(..tbs_hdr + tbs_len).ok_or(CertError::Structure {
+            what: "TBSCertificate",
+            source: der::Error::incomplete(der::Length::ZERO),
+        })
     }
 
     /// Checks that `issuer`'s key made this certificate's signature.
-    pub fn verify_signed_by(&self, issuer: &Cert) -> Result<(), String> {
+    pub fn verify_signed_by(&self, issuer: &Cert) -> Result<(), CertError> {
         // RFC 5280 §4.1.1.2: the unsigned outer algorithm must equal the signed inner one.
         if self.cert.signature_algorithm != self.cert.tbs_certificate.signature {
-            return Err("signatureAlgorithm differs from the TBSCertificate's signature field".into());
+            return Err(CertError::AlgorithmMismatch);
         }
         let tbs = self.tbs_raw()?;
         let sig = self.cert.signature.raw_bytes();
@@ -206,7 +334,7 @@ impl Cert {
 }
 
 /// Verifies a signature by algorithm OID with a SubjectPublicKeyInfo (EC or RSA).
-pub fn verify_with_spki(spki: &[u8], alg: ObjectIdentifier, msg: &[u8], sig: &[u8]) -> Result<(), String> {
+pub fn verify_with_spki(spki: &[u8], alg: ObjectIdentifier, msg: &[u8], sig: &[u8]) -> Result<(), CertError> {
     let digest: Vec<u8> = match alg {
         rfc5912::ECDSA_WITH_SHA_256 | rfc5912::SHA_256_WITH_RSA_ENCRYPTION => {
             sha2::Sha256::digest(msg).to_vec()
@@ -217,7 +345,7 @@ pub fn verify_with_spki(spki: &[u8], alg: ObjectIdentifier, msg: &[u8], sig: &[u
         rfc5912::ECDSA_WITH_SHA_512 | rfc5912::SHA_512_WITH_RSA_ENCRYPTION => {
             sha2::Sha512::digest(msg).to_vec()
         }
-        other => return Err(format!("unsupported signature algorithm {other}")),
+        other => return Err(CertError::UnsupportedAlgorithm(other)),
     };
     let is_rsa = matches!(
         alg,
@@ -226,17 +354,17 @@ pub fn verify_with_spki(spki: &[u8], alg: ObjectIdentifier, msg: &[u8], sig: &[u
             | rfc5912::SHA_512_WITH_RSA_ENCRYPTION
     );
     if is_rsa {
-        let key = rsa::RsaPublicKey::from_public_key_der(spki)
-            .map_err(|e| format!("issuer key is not RSA: {e}"))?;
+        let key = rsa::RsaPublicKey::from_public_key_der(spki).map_err(CertError::RsaKey)?;
         let scheme = match alg {
             rfc5912::SHA_256_WITH_RSA_ENCRYPTION => rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
             rfc5912::SHA_384_WITH_RSA_ENCRYPTION => rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
             _ => rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
         };
-        key.verify(scheme, &digest, sig).map_err(|_| "RSA signature does not verify".to_owned())
+        key.verify(scheme, &digest, sig).map_err(|_| CertError::BadSignature("RSA"))
     } else {
-        let key = PublicKey::from_spki_der(spki, "issuer key").map_err(|e| e.to_string())?;
-        if key.verify_prehash(&digest, sig) { Ok(()) } else { Err("ECDSA signature does not verify".into()) }
+        let key =
+            PublicKey::from_spki_der(spki, "issuer key").map_err(|e| CertError::PublicKey(Box::new(e)))?;
+        if key.verify_prehash(&digest, sig) { Ok(()) } else { Err(CertError::BadSignature("ECDSA")) }
     }
 }
 
@@ -248,21 +376,20 @@ pub fn verify_chain(
     intermediates: &[Cert],
     anchors: &[Cert],
     at: u64,
-) -> Result<Vec<Cert>, String> {
+) -> Result<Vec<Cert>, CertError> {
     if anchors.is_empty() {
-        return Err("no trusted certificates given".into());
+        return Err(CertError::NoAnchors);
     }
     if let Some(p) = leaf.critical_problem() {
         return Err(p);
     }
     if !leaf.valid_at(at) {
-        return Err(format!(
-            "certificate `{}` is not valid at {} (valid {}..{})",
-            leaf.subject(),
-            fmt_time(at),
-            fmt_time(leaf.not_before()),
-            fmt_time(leaf.not_after())
-        ));
+        return Err(CertError::NotValidAt {
+            subject: leaf.subject(),
+            at: fmt_time(at),
+            from: fmt_time(leaf.not_before()),
+            to: fmt_time(leaf.not_after()),
+        });
     }
     let mut path: Vec<Cert> = Vec::new();
     let mut current = leaf.clone();
@@ -273,7 +400,7 @@ pub fn verify_chain(
         }
         let issuer_name = &current.cert.tbs_certificate.issuer;
         let mut last_problem =
-            format!("no issuer `{issuer_name}` of `{}` among the given certificates", current.subject());
+            CertError::NoIssuer { issuer: issuer_name.to_string(), subject: current.subject() };
         let mut found = None;
         for (cand, trusted) in
             anchors.iter().map(|c| (c, true)).chain(intermediates.iter().map(|c| (c, false)))
@@ -282,19 +409,23 @@ pub fn verify_chain(
                 continue;
             }
             if let Err(e) = current.verify_signed_by(cand) {
-                last_problem = format!("`{}` is not signed by `{}`: {e}", current.subject(), cand.subject());
+                last_problem = CertError::NotSignedBy {
+                    subject: current.subject(),
+                    issuer: cand.subject(),
+                    source: Box::new(e),
+                };
                 continue;
             }
             if !cand.basic_constraints_ca() {
-                last_problem = format!("issuer `{}` is not a CA (basicConstraints)", cand.subject());
+                last_problem = CertError::NotCa(cand.subject());
                 continue;
             }
             if cand.key_usage().is_some_and(|k| !k.0.contains(KeyUsages::KeyCertSign)) {
-                last_problem = format!("issuer `{}` may not sign certificates (keyUsage)", cand.subject());
+                last_problem = CertError::NoCertSign(cand.subject());
                 continue;
             }
             if !cand.valid_at(at) {
-                last_problem = format!("issuer `{}` is not valid at {}", cand.subject(), fmt_time(at));
+                last_problem = CertError::IssuerNotValidAt { subject: cand.subject(), at: fmt_time(at) };
                 continue;
             }
             if let Some(p) = cand.critical_problem() {
@@ -306,10 +437,7 @@ pub fn verify_chain(
             if let Some(max) = cand.basic_constraints().and_then(|b| b.path_len_constraint)
                 && below > usize::from(max)
             {
-                last_problem = format!(
-                    "issuer `{}` allows {max} intermediate CA(s) below it (pathLenConstraint) but the chain has {below}",
-                    cand.subject()
-                );
+                last_problem = CertError::PathLen { issuer: cand.subject(), allowed: max, found: below };
                 continue;
             }
             found = Some((cand.clone(), trusted));
@@ -325,16 +453,16 @@ pub fn verify_chain(
         }
         current = issuer;
     }
-    Err("certificate chain is too long".into())
+    Err(CertError::TooLong)
 }
 
 /// Applies the name constraints of every CA on `path` (leaf's issuer first) to the
 /// certificates below it: the leaf and the intermediates between.
-fn check_name_constraints(leaf: &Cert, path: &[Cert]) -> Result<(), String> {
+fn check_name_constraints(leaf: &Cert, path: &[Cert]) -> Result<(), CertError> {
     for (k, ca) in path.iter().enumerate() {
         let Some(v) = ca.extension(rfc5912::ID_CE_NAME_CONSTRAINTS) else { continue };
         let nc = NameConstraints::from_der(v)
-            .map_err(|e| format!("issuer `{}`: unreadable name constraints: {e}", ca.subject()))?;
+            .map_err(|source| CertError::NameConstraintsDer { issuer: ca.subject(), source })?;
         let permitted: Vec<GeneralName> =
             nc.permitted_subtrees.unwrap_or_default().into_iter().map(|s| s.base).collect();
         let excluded: Vec<GeneralName> =
@@ -350,12 +478,12 @@ fn check_name_constraints(leaf: &Cert, path: &[Cert]) -> Result<(), String> {
                 names.push(GeneralName::DirectoryName(subject.clone()));
             }
             for name in &names {
-                if let Some(problem) = name_allowed(name, &permitted, &excluded) {
-                    return Err(format!(
-                        "certificate `{}`: {problem} (name constraints of `{}`)",
-                        cert.subject(),
-                        ca.subject()
-                    ));
+                if let Some(violation) = name_allowed(name, &permitted, &excluded) {
+                    return Err(CertError::NameConstraint {
+                        subject: cert.subject(),
+                        violation,
+                        issuer: ca.subject(),
+                    });
                 }
             }
         }

@@ -141,29 +141,29 @@ impl ResourceKey {
 
     /// Parses a resource name from a predicate. Rejects names that would escape the model
     /// root (absolute paths, `..` components), since names are untrusted input.
-    pub fn parse(name: &str, method: Method) -> Result<Self, String> {
+    pub fn parse(name: &str, method: Method) -> Result<Self, ResourceNameError> {
         let key = match method {
             Method::Files => Self::file(name),
             Method::Shards { .. } => {
                 let mut parts = name.rsplitn(3, ':');
                 let (end, start, path) = match (parts.next(), parts.next(), parts.next()) {
                     (Some(e), Some(s), Some(p)) => (e, s, p),
-                    _ => return Err(format!("shard name `{name}` is not `path:start:end`")),
+                    _ => return Err(ResourceNameError::ShardSyntax(name.into())),
                 };
-                let start: u64 =
-                    start.parse().map_err(|_| format!("shard name `{name}`: bad start offset"))?;
-                let end: u64 = end.parse().map_err(|_| format!("shard name `{name}`: bad end offset"))?;
+                let offset =
+                    |v: &str| v.parse::<u64>().map_err(|_| ResourceNameError::BadOffset(name.into()));
+                let (start, end) = (offset(start)?, offset(end)?);
                 if end <= start {
-                    return Err(format!("shard name `{name}`: empty or reversed range"));
+                    return Err(ResourceNameError::EmptyRange(name.into()));
                 }
                 Self::shard(path, start, end)
             }
         };
         if name.starts_with('/') {
-            return Err(format!("resource name `{name}` is an absolute path"));
+            return Err(ResourceNameError::Absolute(name.into()));
         }
         if key.path.split('/').any(|c| c == "..") {
-            return Err(format!("resource name `{name}` contains `..`"));
+            return Err(ResourceNameError::ParentDir(name.into()));
         }
         Ok(key)
     }
@@ -270,28 +270,27 @@ impl Manifest {
     /// signed resource of the file (all shards up to its signed end) was computed with the
     /// signed digest and nothing else was. A truncated or emptied file fails, naming the
     /// first signed resource it lacks.
-    pub fn check_file(&self, path: &str, computed: &[(ResourceKey, Digest)]) -> Result<(), String> {
+    pub fn check_file(&self, path: &str, computed: &[(ResourceKey, Digest)]) -> Result<(), FileMismatch> {
         let mut signed = 0;
         for (key, want) in self.resources_of(path) {
             signed += 1;
             match computed.iter().find(|(k, _)| k == key) {
-                None => {
-                    return Err(format!("content is shorter than signed: `{}` is missing", key.name()));
-                }
+                None => return Err(FileMismatch::Shorter { missing: key.name() }),
                 Some((_, got)) if got != want => {
-                    return Err(format!(
-                        "content does not match the signature ({} is {got}, signed {want})",
-                        key.name()
-                    ));
+                    return Err(FileMismatch::Differs {
+                        resource: key.name(),
+                        actual: got.to_string(),
+                        expected: want.to_string(),
+                    });
                 }
                 Some(_) => {}
             }
         }
         if let Some((k, _)) = computed.iter().find(|(k, _)| self.get(k).is_none()) {
             return Err(if signed == 0 {
-                "the signature does not list this file".to_owned()
+                FileMismatch::Unsigned
             } else {
-                format!("content is longer than signed: `{}` is not signed", k.name())
+                FileMismatch::Longer { extra: k.name() }
             });
         }
         Ok(())
@@ -341,6 +340,56 @@ impl Manifest {
             })).collect::<Vec<_>>(),
         })
     }
+}
+
+/// A resource name in a predicate that cannot name a file of the model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResourceNameError {
+    /// A shard name without `:start:end`.
+    #[error("shard name `{0}` is not `path:start:end`")]
+    ShardSyntax(String),
+    /// A shard offset that is not a number.
+    #[error("shard name `{0}`: bad offset")]
+    BadOffset(String),
+    /// `end <= start`.
+    #[error("shard name `{0}`: empty or reversed range")]
+    EmptyRange(String),
+    /// Starts at `/`.
+    #[error("resource name `{0}` is an absolute path")]
+    Absolute(String),
+    /// Has a `..` component.
+    #[error("resource name `{0}` contains `..`")]
+    ParentDir(String),
+}
+
+/// Why one file's bytes do not match its signed resources.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileMismatch {
+    /// A signed resource (shard) was not produced: the file is shorter than signed.
+    #[error("content is shorter than signed: `{missing}` is missing")]
+    Shorter {
+        /// The first missing resource.
+        missing: String,
+    },
+    /// A resource's digest differs.
+    #[error("content does not match the signature ({resource} is {actual}, signed {expected})")]
+    Differs {
+        /// The resource.
+        resource: String,
+        /// Computed.
+        actual: String,
+        /// Signed.
+        expected: String,
+    },
+    /// More resources than signed: the file is longer than signed.
+    #[error("content is longer than signed: `{extra}` is not signed")]
+    Longer {
+        /// The first unsigned resource.
+        extra: String,
+    },
+    /// The signature lists nothing of this file.
+    #[error("the signature does not list this file")]
+    Unsigned,
 }
 
 /// One resource whose digest differs.
@@ -415,18 +464,20 @@ mod tests {
         assert_eq!(signed.check_file("f", &full), Ok(()));
         // Truncated: the first shard alone; emptied: no shard at all.
         assert!(
-            signed.check_file("f", &full[..1]).is_err_and(|e| e.contains("shorter") && e.contains("f:4:6"))
+            signed
+                .check_file("f", &full[..1])
+                .is_err_and(|e| e.to_string().contains("shorter") && e.to_string().contains("f:4:6"))
         );
-        assert!(signed.check_file("f", &[]).is_err_and(|e| e.contains("f:0:4")));
+        assert!(signed.check_file("f", &[]).is_err_and(|e| e.to_string().contains("f:0:4")));
         // Longer than signed, or different bytes.
         let longer = [full[0].clone(), (ResourceKey::shard("f", 4, 8), d(2))];
         assert!(signed.check_file("f", &longer).is_err());
         let other = [full[0].clone(), (ResourceKey::shard("f", 4, 6), d(9))];
-        assert!(signed.check_file("f", &other).is_err_and(|e| e.contains("does not match")));
+        assert!(signed.check_file("f", &other).is_err_and(|e| e.to_string().contains("does not match")));
         assert!(
             signed
                 .check_file("x", &[(ResourceKey::file("x"), d(1))])
-                .is_err_and(|e| e.contains("does not list"))
+                .is_err_and(|e| e.to_string().contains("does not list"))
         );
     }
 

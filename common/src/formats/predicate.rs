@@ -119,7 +119,7 @@ pub fn manifest_from_v1_predicate(
         }
         let digest = Digest::from_hex(algorithm, field("digest")?)
             .map_err(|e| bad(format!("resources[{i}] `{name}`: {e}")))?;
-        let key = ResourceKey::parse(name, serialization.method).map_err(bad)?;
+        let key = ResourceKey::parse(name, serialization.method).map_err(|e| bad(e.to_string()))?;
         items.push((key, digest));
     }
     let n = items.len();
@@ -143,7 +143,7 @@ fn from_v01(stmt: &Statement) -> Result<Manifest, SignatureError> {
             s.digest.get("sha256").ok_or_else(|| bad(format!("subject[{i}] `{}` has no sha256", s.name)))?;
         let digest = Digest::from_hex(HashAlgorithm::Sha256, hex_value)
             .map_err(|e| bad(format!("subject[{i}] `{}`: {e}", s.name)))?;
-        items.push((ResourceKey::parse(&s.name, Method::Files).map_err(bad)?, digest));
+        items.push((ResourceKey::parse(&s.name, Method::Files).map_err(|e| bad(e.to_string()))?, digest));
     }
     let n = items.len();
     let manifest = Manifest::new(LEGACY_MODEL_NAME.to_owned(), serialization, items);

@@ -285,7 +285,7 @@ impl Pending {
         let computed = self.hasher.finish();
         signed
             .check_file(&self.name, &computed)
-            .map_err(|problem| OciError::Content { what: self.name.clone(), problem })?;
+            .map_err(|m| OciError::Content { what: self.name.clone(), problem: m.to_string() })?;
         self.tmp
             .persist(&self.dest)
             .map_err(|e| crate::errors::OutputError { path: self.dest.clone(), source: e.error })?;

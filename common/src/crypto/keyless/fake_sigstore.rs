@@ -2,7 +2,9 @@
 //! verification without any network: it issues real certificates with embedded SCTs,
 //! real signed entry timestamps, inclusion proofs and checkpoints, from its own keys.
 
-use super::signer::{IdentityToken, Services, Transport, sign_keyless, tlog_entry_from_rekor};
+use super::signer::{
+    IdentityToken, Services, Transport, TransportError, sign_keyless, tlog_entry_from_rekor,
+};
 use super::trust_root::{CertAuthority, LogKey, TrustedRoot};
 use crate::crypto::keys::{PublicKey, pem_encode};
 use crate::crypto::x509::Cert;
@@ -211,20 +213,23 @@ impl FakeSigstore {
         build(Some(&list)).to_der().unwrap_or_default()
     }
 
-    fn fulcio(&self, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+    fn fulcio(&self, body: &serde_json::Value) -> Result<serde_json::Value, TransportError> {
         let token =
             IdentityToken::parse(body["credentials"]["oidcIdentityToken"].as_str().unwrap_or_default())
-                .map_err(|e| e.to_string())?;
+                .map_err(bad_request)?;
         let pem = body["publicKeyRequest"]["publicKey"]["content"].as_str().unwrap_or_default();
-        let key = PublicKey::from_pem(pem.as_bytes(), "request key").map_err(|e| e.to_string())?;
+        let key = PublicKey::from_pem(pem.as_bytes(), "request key").map_err(bad_request)?;
         let pop = B64
             .decode(body["publicKeyRequest"]["proofOfPossession"].as_str().unwrap_or_default())
-            .map_err(|e| e.to_string())?;
+            .map_err(bad_request)?;
         if !key.verify(token.subject.as_bytes(), &pop) {
-            return Err("400: proof of possession does not verify".into());
+            return Err(TransportError::Status {
+                status: 400,
+                body: "proof of possession does not verify".into(),
+            });
         }
         let certified = if self.faults.wrong_key {
-            PublicKey::from_spki_der(&spki_der(&new_key()), "other").map_err(|e| e.to_string())?
+            PublicKey::from_spki_der(&spki_der(&new_key()), "other").map_err(bad_request)?
         } else {
             key
         };
@@ -234,11 +239,11 @@ impl FakeSigstore {
         ]}}}))
     }
 
-    fn rekor(&self, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+    fn rekor(&self, body: &serde_json::Value) -> Result<serde_json::Value, TransportError> {
         let content = &body["spec"]["proposedContent"];
         let env_json = content["envelope"].as_str().unwrap_or_default();
-        let env: Envelope = serde_json::from_str(env_json).map_err(|e| e.to_string())?;
-        let payload = env.payload_bytes().map_err(|e| e.to_string())?;
+        let env: Envelope = serde_json::from_str(env_json).map_err(bad_request)?;
+        let payload = env.payload_bytes().map_err(bad_request)?;
         let entry_body = serde_json::json!({
             "apiVersion": "0.0.1", "kind": "dsse",
             "spec": {
@@ -247,7 +252,7 @@ impl FakeSigstore {
                 "signatures": [{ "signature": env.signatures[0].sig, "verifier": content["verifiers"][0] }],
             }
         });
-        let body_bytes = serde_json::to_vec(&entry_body).map_err(|e| e.to_string())?;
+        let body_bytes = serde_json::to_vec(&entry_body).map_err(bad_request)?;
         let body_b64 = B64.encode(&body_bytes);
         let log_id = sha256(&spki_der(&self.rekor_key));
         let now = std::time::SystemTime::now()
@@ -287,15 +292,20 @@ impl FakeSigstore {
     }
 }
 
+/// A request the fake services refuse, as a 400 answer.
+fn bad_request(e: impl std::fmt::Display) -> TransportError {
+    TransportError::Status { status: 400, body: e.to_string() }
+}
+
 impl Transport for FakeSigstore {
-    fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+    fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<serde_json::Value, TransportError> {
         self.calls.set(self.calls.get() + 1);
         if url == "https://fake.fulcio/api/v2/signingCert" {
             self.fulcio(body)
         } else if url == "https://fake.rekor/api/v1/log/entries" {
             self.rekor(body)
         } else {
-            Err(format!("404: {url}"))
+            Err(TransportError::Status { status: 404, body: url.to_owned() })
         }
     }
 }

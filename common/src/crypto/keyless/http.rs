@@ -1,7 +1,7 @@
 //! The real [`Transport`] for Fulcio and Rekor: JSON over HTTPS with `ureq` (rustls, web PKI
 //! roots). Never used by the tests, which use an in-process fake.
 
-use super::signer::Transport;
+use super::signer::{Transport, TransportError};
 use std::time::Duration;
 
 /// HTTPS transport with a per-request timeout.
@@ -23,18 +23,21 @@ impl HttpTransport {
 }
 
 impl Transport for HttpTransport {
-    fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+    fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<serde_json::Value, TransportError> {
         let mut resp = self
             .agent
             .post(url)
             .header("Accept", "application/json")
             .send_json(body)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| TransportError::Request(Box::new(e)))?;
         let status = resp.status();
-        let text = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
+        let text = resp.body_mut().read_to_string().map_err(|e| TransportError::Request(Box::new(e)))?;
         if !status.is_success() {
-            return Err(format!("HTTP {status}: {}", text.chars().take(500).collect::<String>()));
+            return Err(TransportError::Status {
+                status: status.as_u16(),
+                body: text.chars().take(500).collect(),
+            });
         }
-        serde_json::from_str(&text).map_err(|e| format!("response is not JSON: {e}"))
+        serde_json::from_str(&text).map_err(TransportError::NotJson)
     }
 }

@@ -21,7 +21,7 @@ pub mod timestamp;
 pub mod trust_root;
 
 use crate::crypto::x509::{Cert, EKU_CODE_SIGNING, verify_chain};
-use crate::errors::SignatureError;
+use crate::errors::{CertificateProblem, SignatureError};
 use crate::formats::bundle::Bundle;
 use const_oid::ObjectIdentifier;
 use der::Decode;
@@ -98,10 +98,6 @@ pub fn oidc_issuer(cert: &Cert) -> Option<String> {
     cert.extension(OID_ISSUER_V1).and_then(|v| std::str::from_utf8(v).ok().map(str::to_owned))
 }
 
-fn cert_err(msg: impl Into<String>) -> SignatureError {
-    SignatureError::Certificate(msg.into())
-}
-
 /// Verifies a keyless bundle's signature over `pae` (the DSSE PAE of `payload`).
 pub fn verify(
     bundle: &Bundle,
@@ -115,12 +111,9 @@ pub fn verify(
     let leaf_der = certs
         .first()
         .ok_or_else(|| SignatureError::Material("keyless bundle has no signing certificate".into()))?;
-    let leaf = Cert::from_der(leaf_der).map_err(cert_err)?;
+    let leaf = Cert::from_der(leaf_der).map_err(CertificateProblem::from)?;
     let [entry] = bundle.verification_material.tlog_entries.as_slice() else {
-        return Err(SignatureError::Tlog(format!(
-            "expected exactly one transparency log entry, found {}",
-            bundle.verification_material.tlog_entries.len()
-        )));
+        return Err(rekor::TlogError::EntryCount(bundle.verification_material.tlog_entries.len()).into());
     };
     // The log entry's SET makes its integrated time a verified signing time; every RFC 3161
     // timestamp in the bundle must verify too and adds another.
@@ -129,13 +122,13 @@ pub fn verify(
     let mut times = vec![entry.integrated_time];
     for (i, ts) in timestamps(bundle)?.iter().enumerate() {
         let t = timestamp::verify_timestamp(ts, signature, root)
-            .map_err(|e| SignatureError::Timestamp(format!("rfc3161Timestamps[{i}]: {e}")))?;
+            .map_err(|source| SignatureError::Timestamp { index: i, source })?;
         times.push(t);
     }
 
     let mut path = Vec::new();
     for &t in &times {
-        let at = u64::try_from(t).map_err(|_| SignatureError::Tlog("negative signing time".into()))?;
+        let at = u64::try_from(t).map_err(|_| rekor::TlogError::Invalid("negative signing time"))?;
         let mut anchors = Vec::new();
         let mut intermediates = Vec::new();
         for ca in &root.certificate_authorities {
@@ -147,37 +140,31 @@ pub fn verify(
                 intermediates.extend(rest.iter().cloned());
             }
         }
-        path = verify_chain(&leaf, &intermediates, &anchors, at).map_err(|e| {
-            SignatureError::Chain(format!(
-                "{e} (Fulcio, at verified signing time {})",
-                crate::crypto::x509::fmt_time(at)
-            ))
+        path = verify_chain(&leaf, &intermediates, &anchors, at).map_err(|source| {
+            SignatureError::FulcioChain { at: crate::crypto::x509::fmt_time(at), source: Box::new(source) }
         })?;
     }
-    let issuer_cert = path.first().ok_or_else(|| SignatureError::Chain("empty chain".into()))?;
-    sct::verify_embedded_scts(&leaf, issuer_cert, root).map_err(SignatureError::Sct)?;
+    let issuer_cert =
+        path.first().ok_or_else(|| SignatureError::from(crate::crypto::x509::CertError::NoAnchors))?;
+    sct::verify_embedded_scts(&leaf, issuer_cert, root)?;
 
     if !leaf.key_usage().is_some_and(|k| k.0.contains(KeyUsages::DigitalSignature)) {
-        return Err(cert_err("key usage is not digitalSignature"));
+        return Err(CertificateProblem::KeyUsage.into());
     }
     if !leaf.extended_key_usage().is_some_and(|e| e.contains(&EKU_CODE_SIGNING)) {
-        return Err(cert_err("extended key usage does not include codeSigning"));
+        return Err(CertificateProblem::ExtKeyUsage.into());
     }
     let identities = san_values(&leaf);
     if !identities.iter().any(|i| i == &policy.identity) {
-        return Err(cert_err(format!(
-            "identity mismatch: expected `{}`, certificate has {:?}",
-            policy.identity, identities
-        )));
+        return Err(
+            CertificateProblem::Identity { expected: policy.identity.clone(), found: identities }.into()
+        );
     }
-    let issuer = oidc_issuer(&leaf).ok_or_else(|| cert_err("no OIDC issuer extension"))?;
+    let issuer = oidc_issuer(&leaf).ok_or(CertificateProblem::NoIssuer)?;
     if issuer != policy.issuer {
-        return Err(cert_err(format!(
-            "OIDC issuer mismatch: expected `{}`, certificate has `{issuer}`",
-            policy.issuer
-        )));
+        return Err(CertificateProblem::Issuer { expected: policy.issuer.clone(), found: issuer }.into());
     }
-    let key = leaf.ec_public_key().map_err(cert_err)?;
+    let key = leaf.ec_public_key().map_err(CertificateProblem::from)?;
     if !key.verify(pae, signature) {
         return Err(SignatureError::BadSignature(format!("the certificate of {}", policy.identity)));
     }

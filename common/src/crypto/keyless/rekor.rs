@@ -3,13 +3,75 @@
 //! `dsse` v0.0.1 entry body with the bundle (sigstore-python `_validate_dsse_v001_entry_body`).
 
 use crate::crypto::keyless::trust_root::{LogKey, TrustedRoot};
-use crate::errors::SignatureError;
 use crate::formats::bundle::{TlogEntry, decode_b64};
 use crate::formats::digest::sha256;
 use const_oid::db::rfc5912::ECDSA_WITH_SHA_256;
 
-fn err(msg: impl Into<String>) -> SignatureError {
-    SignatureError::Tlog(msg.into())
+/// Why a transparency log entry is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TlogError {
+    /// The bundle holds another number of entries than one.
+    #[error("expected exactly one transparency log entry, found {0}")]
+    EntryCount(usize),
+    /// The entry's log is not in the trusted root.
+    #[error("log {0} is not in the trusted root")]
+    UnknownLog(String),
+    /// The log key was not valid at the entry's integrated time.
+    #[error("log key {0} was not valid at the entry's integrated time")]
+    KeyNotValid(String),
+    /// An entry kind this verifier does not check.
+    #[error("entry kind {kind}/{version} is not supported (expected dsse/0.0.1)")]
+    Kind {
+        /// Kind.
+        kind: String,
+        /// Version.
+        version: String,
+    },
+    /// A log key type other than ECDSA.
+    #[error("log key type {0} is not supported")]
+    KeyType(String),
+    /// The signed entry timestamp does not verify.
+    #[error("signed entry timestamp: {0}")]
+    Set(#[source] Box<TlogError>),
+    /// A log signature does not verify.
+    #[error("{0}")]
+    Signature(#[source] crate::crypto::x509::CertError),
+    /// The leaf index is outside the tree.
+    #[error("leaf index {index} is outside a tree of size {size}")]
+    OutsideTree {
+        /// Leaf index.
+        index: u64,
+        /// Tree size.
+        size: u64,
+    },
+    /// The inclusion proof has the wrong number of hashes.
+    #[error("inclusion proof has {got} hashes, expected {expected}")]
+    ProofLength {
+        /// Hashes given.
+        got: usize,
+        /// Hashes needed.
+        expected: usize,
+    },
+    /// A checkpoint signature line names another signer than the log.
+    #[error("checkpoint signature by `{found}`, expected `{expected}`")]
+    CheckpointSigner {
+        /// The signer named.
+        found: String,
+        /// The log (origin line).
+        expected: String,
+    },
+    /// The checkpoint has no valid signature.
+    #[error("checkpoint signature: {0}")]
+    Checkpoint(#[source] Box<TlogError>),
+    /// The entry body is not a dsse 0.0.1 body.
+    #[error("entry body: {0}")]
+    Body(#[source] serde_json::Error),
+    /// A base64 field does not decode.
+    #[error(transparent)]
+    Format(#[from] crate::errors::FormatError),
+    /// The entry does not match the bundle, or a proof part is missing or inconsistent.
+    #[error("{0}")]
+    Invalid(&'static str),
 }
 
 fn hash_children(l: &[u8], r: &[u8]) -> [u8; 32] {
@@ -34,14 +96,14 @@ pub fn root_from_inclusion_proof(
     size: u64,
     leaf: [u8; 32],
     proof: &[[u8; 32]],
-) -> Result<[u8; 32], String> {
+) -> Result<[u8; 32], TlogError> {
     if index >= size {
-        return Err(format!("leaf index {index} is outside a tree of size {size}"));
+        return Err(TlogError::OutsideTree { index, size });
     }
     let inner = (64 - (index ^ (size - 1)).leading_zeros()) as usize;
     let border = (index >> inner).count_ones() as usize;
     if proof.len() != inner + border {
-        return Err(format!("inclusion proof has {} hashes, expected {}", proof.len(), inner + border));
+        return Err(TlogError::ProofLength { got: proof.len(), expected: inner + border });
     }
     let mut h = leaf;
     for (i, p) in proof[..inner].iter().enumerate() {
@@ -53,28 +115,30 @@ pub fn root_from_inclusion_proof(
     Ok(h)
 }
 
-fn verify_log_sig(key: &LogKey, msg: &[u8], sig: &[u8]) -> Result<(), String> {
+fn verify_log_sig(key: &LogKey, msg: &[u8], sig: &[u8]) -> Result<(), TlogError> {
     if !key.key_details.contains("ECDSA") && !key.key_details.is_empty() {
-        return Err(format!("log key type {} is not supported", key.key_details));
+        return Err(TlogError::KeyType(key.key_details.clone()));
     }
     crate::crypto::x509::verify_with_spki(&key.spki_der, ECDSA_WITH_SHA_256, msg, sig)
+        .map_err(TlogError::Signature)
 }
 
 /// Verifies a signed checkpoint and returns (tree size, root hash).
-fn verify_checkpoint(note: &str, key: &LogKey) -> Result<(u64, Vec<u8>), String> {
-    let split = note.find("\n\n").ok_or("checkpoint has no signature block")?;
+fn verify_checkpoint(note: &str, key: &LogKey) -> Result<(u64, Vec<u8>), TlogError> {
+    let split = note.find("\n\n").ok_or(TlogError::Invalid("checkpoint has no signature block"))?;
     let body = &note[..split + 1];
     let mut lines = body.lines();
-    let origin = lines.next().ok_or("checkpoint has no origin line")?;
+    let origin = lines.next().ok_or(TlogError::Invalid("checkpoint has no origin line"))?;
     // The (unsigned) signer name must be the log named by the (signed) origin line.
     let log_name = origin.split(' ').next().unwrap_or_default();
-    let size: u64 = lines.next().and_then(|l| l.parse().ok()).ok_or("checkpoint has no tree size")?;
+    let size: u64 =
+        lines.next().and_then(|l| l.parse().ok()).ok_or(TlogError::Invalid("checkpoint has no tree size"))?;
     let root = lines
         .next()
         .and_then(|l| decode_b64(l, "checkpoint root").ok())
-        .ok_or("checkpoint has no root hash")?;
-    let hint = key.key_id.get(..4).ok_or("log key id too short")?;
-    let mut last = String::from("no signature line");
+        .ok_or(TlogError::Invalid("checkpoint has no root hash"))?;
+    let hint = key.key_id.get(..4).ok_or(TlogError::Invalid("log key id too short"))?;
+    let mut last = TlogError::Invalid("no signature line");
     for line in note[split + 2..].lines() {
         let Some(rest) = line.strip_prefix("\u{2014} ") else {
             continue;
@@ -83,7 +147,7 @@ fn verify_checkpoint(note: &str, key: &LogKey) -> Result<(u64, Vec<u8>), String>
             continue;
         };
         if name != log_name {
-            last = format!("signature by `{name}`, expected `{log_name}`");
+            last = TlogError::CheckpointSigner { found: name.to_owned(), expected: log_name.to_owned() };
             continue;
         }
         let Ok(raw) = decode_b64(sig_b64, "checkpoint signature") else {
@@ -97,7 +161,7 @@ fn verify_checkpoint(note: &str, key: &LogKey) -> Result<(u64, Vec<u8>), String>
             Err(e) => last = e,
         }
     }
-    Err(format!("checkpoint signature: {last}"))
+    Err(TlogError::Checkpoint(Box::new(last)))
 }
 
 /// Everything checked about a log entry, for reports.
@@ -120,28 +184,22 @@ pub fn verify_entry(
     signature: &[u8],
     leaf_der: &[u8],
     require_proof: bool,
-) -> Result<VerifiedEntry, SignatureError> {
+) -> Result<VerifiedEntry, TlogError> {
     let key_id = decode_b64(&entry.log_id.key_id, "tlogEntries[0].logId.keyId")?;
-    let key = root
-        .tlog(&key_id)
-        .ok_or_else(|| err(format!("log {} is not in the trusted root", hex::encode(&key_id))))?;
+    let key = root.tlog(&key_id).ok_or_else(|| TlogError::UnknownLog(hex::encode(&key_id)))?;
     if !key.valid_at(entry.integrated_time) {
-        return Err(err(format!("log key {} was not valid at the entry's integrated time", key.base_url)));
+        return Err(TlogError::KeyNotValid(key.base_url.clone()));
     }
     let kv = &entry.kind_version;
     if kv.kind != "dsse" || kv.version != "0.0.1" {
-        return Err(err(format!(
-            "entry kind {}/{} is not supported (expected dsse/0.0.1)",
-            kv.kind, kv.version
-        )));
+        return Err(TlogError::Kind { kind: kv.kind.clone(), version: kv.version.clone() });
     }
     let body = decode_b64(&entry.canonicalized_body, "tlogEntries[0].canonicalizedBody")?;
 
     // Signed entry timestamp: the log's signature over the canonical JSON of the entry.
-    let promise = entry
-        .inclusion_promise
-        .as_ref()
-        .ok_or_else(|| err("no signed entry timestamp (inclusion promise): no verified signing time"))?;
+    let promise = entry.inclusion_promise.as_ref().ok_or(TlogError::Invalid(
+        "no signed entry timestamp (inclusion promise): no verified signing time",
+    ))?;
     let set_payload = format!(
         r#"{{"body":"{}","integratedTime":{},"logID":"{}","logIndex":{}}}"#,
         entry.canonicalized_body,
@@ -150,8 +208,7 @@ pub fn verify_entry(
         entry.log_index
     );
     let set = decode_b64(&promise.signed_entry_timestamp, "inclusionPromise.signedEntryTimestamp")?;
-    verify_log_sig(key, set_payload.as_bytes(), &set)
-        .map_err(|e| err(format!("signed entry timestamp: {e}")))?;
+    verify_log_sig(key, set_payload.as_bytes(), &set).map_err(|e| TlogError::Set(Box::new(e)))?;
 
     match &entry.inclusion_proof {
         Some(p) => {
@@ -159,28 +216,28 @@ pub fn verify_entry(
                 .hashes
                 .iter()
                 .map(|h| {
-                    decode_b64(h, "inclusionProof.hashes").map_err(SignatureError::from).and_then(|v| {
+                    decode_b64(h, "inclusionProof.hashes").map_err(TlogError::from).and_then(|v| {
                         <[u8; 32]>::try_from(v.as_slice())
-                            .map_err(|_| err("inclusion proof hash is not 32 bytes"))
+                            .map_err(|_| TlogError::Invalid("inclusion proof hash is not 32 bytes"))
                     })
                 })
                 .collect::<Result<_, _>>()?;
             let (index, size) = (u64::try_from(p.log_index), u64::try_from(p.tree_size));
             let (Ok(index), Ok(size)) = (index, size) else {
-                return Err(err("negative index or tree size"));
+                return Err(TlogError::Invalid("negative index or tree size"));
             };
-            let computed = root_from_inclusion_proof(index, size, leaf_hash(&body), &proof).map_err(err)?;
+            let computed = root_from_inclusion_proof(index, size, leaf_hash(&body), &proof)?;
             let claimed = decode_b64(&p.root_hash, "inclusionProof.rootHash")?;
             if computed.as_slice() != claimed.as_slice() {
-                return Err(err("inclusion proof does not lead to the claimed root hash"));
+                return Err(TlogError::Invalid("inclusion proof does not lead to the claimed root hash"));
             }
-            let cp = p.checkpoint.as_ref().ok_or_else(|| err("inclusion proof has no checkpoint"))?;
-            let (cp_size, cp_root) = verify_checkpoint(&cp.envelope, key).map_err(err)?;
+            let cp = p.checkpoint.as_ref().ok_or(TlogError::Invalid("inclusion proof has no checkpoint"))?;
+            let (cp_size, cp_root) = verify_checkpoint(&cp.envelope, key)?;
             if cp_size != size || cp_root != claimed {
-                return Err(err("checkpoint does not match the inclusion proof"));
+                return Err(TlogError::Invalid("checkpoint does not match the inclusion proof"));
             }
         }
-        None if require_proof => return Err(err("no inclusion proof")),
+        None if require_proof => return Err(TlogError::Invalid("no inclusion proof")),
         None => {}
     }
 
@@ -218,32 +275,27 @@ struct EntrySignature {
 }
 
 /// The entry body must record this payload's hash and this signature by this certificate.
-fn check_dsse_body(
-    body: &[u8],
-    payload: &[u8],
-    signature: &[u8],
-    leaf_der: &[u8],
-) -> Result<(), SignatureError> {
-    let v: DsseEntryBody = serde_json::from_slice(body).map_err(|e| err(format!("entry body: {e}")))?;
+fn check_dsse_body(body: &[u8], payload: &[u8], signature: &[u8], leaf_der: &[u8]) -> Result<(), TlogError> {
+    let v: DsseEntryBody = serde_json::from_slice(body).map_err(TlogError::Body)?;
     let spec = &v.spec;
     if spec.payload_hash.algorithm != "sha256" {
-        return Err(err("entry payloadHash is not sha256"));
+        return Err(TlogError::Invalid("entry payloadHash is not sha256"));
     }
     if spec.payload_hash.value != hex::encode(sha256(payload)) {
-        return Err(err("entry payload hash does not match the signed payload"));
+        return Err(TlogError::Invalid("entry payload hash does not match the signed payload"));
     }
     let [only] = spec.signatures.as_slice() else {
-        return Err(err("entry must record exactly one signature"));
+        return Err(TlogError::Invalid("entry must record exactly one signature"));
     };
     let rec_sig = decode_b64(&only.signature, "entry signature")?;
     if rec_sig != signature {
-        return Err(err("entry records a different signature"));
+        return Err(TlogError::Invalid("entry records a different signature"));
     }
     let verifier_pem = decode_b64(&only.verifier, "entry verifier")?;
-    let (_, verifier_der) =
-        crate::crypto::keys::pem_decode(&verifier_pem, "entry verifier").map_err(|e| err(e.to_string()))?;
+    let (_, verifier_der) = crate::crypto::keys::pem_decode(&verifier_pem, "entry verifier")
+        .map_err(|_| TlogError::Invalid("entry verifier is not a PEM certificate"))?;
     if verifier_der != leaf_der {
-        return Err(err("entry records a different signing certificate"));
+        return Err(TlogError::Invalid("entry records a different signing certificate"));
     }
     Ok(())
 }
@@ -257,7 +309,7 @@ mod tests {
     }
 
     #[test]
-    fn inclusion_proofs_for_a_five_leaf_tree() -> Result<(), String> {
+    fn inclusion_proofs_for_a_five_leaf_tree() -> Result<(), TlogError> {
         let leaves: Vec<[u8; 32]> = (0..5u8).map(|i| leaf_hash(&[i])).collect();
         let n01 = node(leaves[0], leaves[1]);
         let n23 = node(leaves[2], leaves[3]);

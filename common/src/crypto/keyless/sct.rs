@@ -30,29 +30,86 @@ pub struct Sct {
     pub signature: Vec<u8>,
 }
 
+/// Why no embedded SCT verifies.
+#[derive(Debug, thiserror::Error)]
+pub enum SctError {
+    /// The certificate has no SCT list extension.
+    #[error("the signing certificate has no embedded SCT")]
+    Missing,
+    /// The extension is not an OCTET STRING.
+    #[error("SCT extension: {0}")]
+    Extension(#[source] der::Error),
+    /// The TLS-encoded list is cut short.
+    #[error("truncated SCT list")]
+    Truncated,
+    /// A version other than 1 (v1 = 0).
+    #[error("unsupported SCT version {0}")]
+    Version(u64),
+    /// The precertificate cannot be rebuilt.
+    #[error("precertificate: {0}")]
+    Precertificate(#[source] der::Error),
+    /// The issuer's key cannot be encoded.
+    #[error("issuer key: {0}")]
+    IssuerKey(#[source] crate::crypto::x509::CertError),
+    /// Larger than a TLS 24-bit length.
+    #[error("TBSCertificate too large")]
+    TooLarge,
+    /// The list is empty.
+    #[error("empty SCT list")]
+    Empty,
+    /// Every SCT failed; one reason each.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    NoneVerifies(Vec<SctRejected>),
+}
+
+/// Why one SCT was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SctRejected {
+    /// Its log is not in the trusted root.
+    #[error("SCT from unknown CT log {0}")]
+    UnknownLog(String),
+    /// Not ECDSA with SHA-256.
+    #[error("SCT algorithm {hash}/{signature} unsupported")]
+    Algorithm {
+        /// TLS hash algorithm.
+        hash: u8,
+        /// TLS signature algorithm.
+        signature: u8,
+    },
+    /// The log's signature does not verify.
+    #[error("SCT from {log}: {source}")]
+    Signature {
+        /// The log.
+        log: String,
+        /// Why.
+        #[source]
+        source: crate::crypto::x509::CertError,
+    },
+}
+
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SctError> {
         if self.0.len() < n {
-            return Err("truncated SCT list".into());
+            return Err(SctError::Truncated);
         }
         let (a, b) = self.0.split_at(n);
         self.0 = b;
         Ok(a)
     }
-    fn uint(&mut self, n: usize) -> Result<u64, String> {
+    fn uint(&mut self, n: usize) -> Result<u64, SctError> {
         Ok(self.take(n)?.iter().fold(0u64, |acc, b| (acc << 8) | *b as u64))
     }
-    fn vec(&mut self, len_bytes: usize) -> Result<&'a [u8], String> {
+    fn vec(&mut self, len_bytes: usize) -> Result<&'a [u8], SctError> {
         let n = self.uint(len_bytes)? as usize;
         self.take(n)
     }
 }
 
 /// Parses the SCT list extension value (an OCTET STRING holding the TLS list).
-pub fn parse_sct_list(ext_value: &[u8]) -> Result<Vec<Sct>, String> {
-    let inner = der::asn1::OctetString::from_der(ext_value).map_err(|e| format!("SCT extension: {e}"))?;
+pub fn parse_sct_list(ext_value: &[u8]) -> Result<Vec<Sct>, SctError> {
+    let inner = der::asn1::OctetString::from_der(ext_value).map_err(SctError::Extension)?;
     let mut outer = Reader(inner.as_bytes());
     let mut list = Reader(outer.vec(2)?);
     let mut out = Vec::new();
@@ -60,7 +117,7 @@ pub fn parse_sct_list(ext_value: &[u8]) -> Result<Vec<Sct>, String> {
         let mut r = Reader(list.vec(2)?);
         let version = r.uint(1)?;
         if version != 0 {
-            return Err(format!("unsupported SCT version {version}"));
+            return Err(SctError::Version(version));
         }
         let mut log_id = [0u8; 32];
         log_id.copy_from_slice(r.take(32)?);
@@ -75,28 +132,28 @@ pub fn parse_sct_list(ext_value: &[u8]) -> Result<Vec<Sct>, String> {
 }
 
 /// The precertificate TBS: the leaf's TBSCertificate without the SCT list extension.
-fn precert_tbs(leaf: &Cert) -> Result<Vec<u8>, String> {
+fn precert_tbs(leaf: &Cert) -> Result<Vec<u8>, SctError> {
     let mut tbs = leaf.inner().tbs_certificate.clone();
     if let Some(exts) = tbs.extensions.as_mut() {
         exts.retain(|e| e.extn_id != SCT_LIST_OID);
     }
-    tbs.to_der().map_err(|e| e.to_string())
+    tbs.to_der().map_err(SctError::Precertificate)
 }
 
 /// Checks that at least one embedded SCT verifies with a trusted CT log key.
-pub fn verify_embedded_scts(leaf: &Cert, issuer: &Cert, root: &TrustedRoot) -> Result<(), String> {
-    let ext = leaf.extension(SCT_LIST_OID).ok_or("the signing certificate has no embedded SCT")?;
+pub fn verify_embedded_scts(leaf: &Cert, issuer: &Cert, root: &TrustedRoot) -> Result<(), SctError> {
+    let ext = leaf.extension(SCT_LIST_OID).ok_or(SctError::Missing)?;
     let scts = parse_sct_list(ext)?;
     let tbs = precert_tbs(leaf)?;
-    let issuer_key_hash = sha256(&issuer.spki_der()?);
+    let issuer_key_hash = sha256(&issuer.spki_der().map_err(SctError::IssuerKey)?);
     let mut problems = Vec::new();
     for sct in &scts {
         let Some(log) = root.ctlog(&sct.log_id) else {
-            problems.push(format!("SCT from unknown CT log {}", hex::encode(sct.log_id)));
+            problems.push(SctRejected::UnknownLog(hex::encode(sct.log_id)));
             continue;
         };
         if sct.hash_alg != 4 || sct.sig_alg != 3 {
-            problems.push(format!("SCT algorithm {}/{} unsupported", sct.hash_alg, sct.sig_alg));
+            problems.push(SctRejected::Algorithm { hash: sct.hash_alg, signature: sct.sig_alg });
             continue;
         }
         let mut signed = vec![0u8, 0u8];
@@ -105,7 +162,7 @@ pub fn verify_embedded_scts(leaf: &Cert, issuer: &Cert, root: &TrustedRoot) -> R
         signed.extend_from_slice(&issuer_key_hash);
         let n = tbs.len();
         if n >= 1 << 24 {
-            return Err("TBSCertificate too large".into());
+            return Err(SctError::TooLarge);
         }
         signed.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
         signed.extend_from_slice(&tbs);
@@ -118,8 +175,8 @@ pub fn verify_embedded_scts(leaf: &Cert, issuer: &Cert, root: &TrustedRoot) -> R
             &sct.signature,
         ) {
             Ok(()) => return Ok(()),
-            Err(e) => problems.push(format!("SCT from {}: {e}", log.base_url)),
+            Err(source) => problems.push(SctRejected::Signature { log: log.base_url.clone(), source }),
         }
     }
-    Err(if problems.is_empty() { "empty SCT list".into() } else { problems.join("; ") })
+    Err(if problems.is_empty() { SctError::Empty } else { SctError::NoneVerifies(problems) })
 }

@@ -26,8 +26,27 @@ use pkcs8::EncodePublicKey;
 
 /// JSON-over-HTTPS POST, replaceable for tests.
 pub trait Transport {
-    /// POSTs `body` to `url` and returns the JSON response, or a message naming the failure.
-    fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<serde_json::Value, String>;
+    /// POSTs `body` to `url` and returns the JSON response.
+    fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<serde_json::Value, TransportError>;
+}
+
+/// Why a request to Fulcio or Rekor failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// No answer (connection, TLS, timeout).
+    #[error("{0}")]
+    Request(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// An answer other than success.
+    #[error("HTTP {status}: {body}")]
+    Status {
+        /// The status code.
+        status: u16,
+        /// The start of the response body.
+        body: String,
+    },
+    /// A success whose body is not JSON.
+    #[error("response is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
 }
 
 /// Public-good Fulcio.

@@ -7,7 +7,7 @@
 //! does; the result is a verified signing time.
 
 use crate::crypto::keyless::trust_root::TrustedRoot;
-use crate::crypto::x509::{Cert, verify_chain, verify_with_spki};
+use crate::crypto::x509::{Cert, CertError, verify_chain, verify_with_spki};
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;
@@ -28,32 +28,86 @@ struct MessageImprint {
     hashed_message: OctetString,
 }
 
-fn hash_by_oid(oid: ObjectIdentifier, data: &[u8]) -> Result<Vec<u8>, String> {
+/// Why an RFC 3161 timestamp is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TimestampError {
+    /// A digest algorithm we do not compute.
+    #[error("unsupported digest algorithm {0}")]
+    DigestAlgorithm(ObjectIdentifier),
+    /// A structure does not decode.
+    #[error("bad {what}: {source}")]
+    Der {
+        /// Which structure.
+        what: &'static str,
+        /// The decoder's reason.
+        #[source]
+        source: der::Error,
+    },
+    /// A required part is absent.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// The TSA did not grant the request.
+    #[error("timestamp response status is {0} (not granted)")]
+    NotGranted(u8),
+    /// The token is inconsistent (RFC 3161 / RFC 5652 rule named).
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// No trusted TSA signed it; one reason per candidate signer.
+    #[error("{}", if .0.is_empty() { "no trusted timestamp authority signed this timestamp".to_owned() } else { .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ") })]
+    Untrusted(Vec<TsaRejected>),
+}
+
+/// Why one candidate TSA certificate did not establish the time.
+#[derive(Debug, thiserror::Error)]
+pub enum TsaRejected {
+    /// Its key cannot be encoded.
+    #[error("TSA certificate: {0}")]
+    Key(#[source] CertError),
+    /// Its extended key usage lacks timeStamping.
+    #[error("TSA certificate `{0}` lacks the timeStamping usage")]
+    Usage(String),
+    /// Its chain to the TSA root does not verify.
+    #[error("{0}")]
+    Chain(#[source] CertError),
+}
+
+fn der_err(what: &'static str) -> impl FnOnce(der::Error) -> TimestampError {
+    move |source| TimestampError::Der { what, source }
+}
+
+fn hash_by_oid(oid: ObjectIdentifier, data: &[u8]) -> Result<Vec<u8>, TimestampError> {
     Ok(match oid {
         rfc5912::ID_SHA_256 => sha2::Sha256::digest(data).to_vec(),
         rfc5912::ID_SHA_384 => sha2::Sha384::digest(data).to_vec(),
         rfc5912::ID_SHA_512 => sha2::Sha512::digest(data).to_vec(),
-        other => return Err(format!("unsupported digest algorithm {other}")),
+        other => return Err(TimestampError::DigestAlgorithm(other)),
     })
 }
 
 /// The token (ContentInfo) of a TimeStampResp, or the token itself if given bare.
-fn token_of(der_bytes: &[u8]) -> Result<ContentInfo, String> {
+fn token_of(der_bytes: &[u8]) -> Result<ContentInfo, TimestampError> {
     if let Ok(ci) = ContentInfo::from_der(der_bytes) {
         return Ok(ci);
     }
-    let parts: Vec<Any> = Vec::<Any>::from_der(der_bytes).map_err(|e| format!("not a TimeStampResp: {e}"))?;
+    let parts: Vec<Any> = Vec::<Any>::from_der(der_bytes).map_err(der_err("TimeStampResp"))?;
     let status: Vec<Any> = parts
         .first()
-        .ok_or("empty TimeStampResp")?
+        .ok_or(TimestampError::Missing("empty TimeStampResp"))?
         .decode_as()
-        .map_err(|e| format!("bad PKIStatusInfo: {e}"))?;
-    let code: u8 =
-        status.first().ok_or("empty PKIStatusInfo")?.decode_as().map_err(|e| format!("bad status: {e}"))?;
+        .map_err(der_err("PKIStatusInfo"))?;
+    let code: u8 = status
+        .first()
+        .ok_or(TimestampError::Missing("empty PKIStatusInfo"))?
+        .decode_as()
+        .map_err(der_err("status"))?;
     if code > 1 {
-        return Err(format!("timestamp response status is {code} (not granted)"));
+        return Err(TimestampError::NotGranted(code));
     }
-    parts.get(1).ok_or("timestamp response has no token")?.decode_as().map_err(|e| format!("bad token: {e}"))
+    parts
+        .get(1)
+        .ok_or(TimestampError::Missing("timestamp response has no token"))?
+        .decode_as()
+        .map_err(der_err("token"))
 }
 
 /// Does the CMS signer identifier name this certificate?
@@ -72,49 +126,63 @@ fn identifies(sid: &cms::signed_data::SignerIdentifier, cert: &Cert) -> bool {
 }
 
 /// Verifies one RFC 3161 timestamp over `signature`; returns the stamped time (seconds).
-pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Result<i64, String> {
+pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Result<i64, TimestampError> {
     let token = token_of(resp)?;
     if token.content_type != rfc5911::ID_SIGNED_DATA {
-        return Err("timestamp token is not CMS SignedData".into());
+        return Err(TimestampError::Invalid("timestamp token is not CMS SignedData"));
     }
-    let sd: SignedData = token.content.decode_as().map_err(|e| format!("bad SignedData: {e}"))?;
+    let sd: SignedData = token.content.decode_as().map_err(der_err("SignedData"))?;
     if sd.encap_content_info.econtent_type != ID_CT_TSTINFO {
-        return Err("timestamp token does not hold a TSTInfo".into());
+        return Err(TimestampError::Invalid("timestamp token does not hold a TSTInfo"));
     }
-    let econtent = sd.encap_content_info.econtent.as_ref().ok_or("timestamp token has no content")?;
-    let tst_der: OctetString = econtent.decode_as().map_err(|e| format!("bad TSTInfo wrapper: {e}"))?;
+    let econtent = sd
+        .encap_content_info
+        .econtent
+        .as_ref()
+        .ok_or(TimestampError::Missing("timestamp token has no content"))?;
+    let tst_der: OctetString = econtent.decode_as().map_err(der_err("TSTInfo wrapper"))?;
     let tst_bytes = tst_der.as_bytes();
-    let fields: Vec<Any> = Vec::<Any>::from_der(tst_bytes).map_err(|e| format!("bad TSTInfo: {e}"))?;
+    let fields: Vec<Any> = Vec::<Any>::from_der(tst_bytes).map_err(der_err("TSTInfo"))?;
     let imprint: MessageImprint = fields
         .get(2)
-        .ok_or("TSTInfo has no messageImprint")?
+        .ok_or(TimestampError::Missing("TSTInfo has no messageImprint"))?
         .decode_as()
-        .map_err(|e| format!("bad messageImprint: {e}"))?;
+        .map_err(der_err("messageImprint"))?;
     let gen_time: GeneralizedTime = fields
         .get(4)
-        .ok_or("TSTInfo has no genTime")?
+        .ok_or(TimestampError::Missing("TSTInfo has no genTime"))?
         .decode_as()
-        .map_err(|e| format!("bad genTime: {e}"))?;
+        .map_err(der_err("genTime"))?;
     let when = gen_time.to_unix_duration().as_secs();
     if hash_by_oid(imprint.hash_algorithm.oid, signature)? != imprint.hashed_message.as_bytes() {
-        return Err("timestamp is over a different signature (message imprint mismatch)".into());
+        return Err(TimestampError::Invalid(
+            "timestamp is over a different signature (message imprint mismatch)",
+        ));
     }
 
-    let signer = sd.signer_infos.0.iter().next().ok_or("timestamp token has no signer")?;
+    let signer =
+        sd.signer_infos.0.iter().next().ok_or(TimestampError::Missing("timestamp token has no signer"))?;
     if sd.signer_infos.0.len() != 1 {
-        return Err("timestamp token must have exactly one signer".into());
+        return Err(TimestampError::Invalid("timestamp token must have exactly one signer"));
     }
     let expected_version = match signer.sid {
         cms::signed_data::SignerIdentifier::IssuerAndSerialNumber(_) => cms::content_info::CmsVersion::V1,
         cms::signed_data::SignerIdentifier::SubjectKeyIdentifier(_) => cms::content_info::CmsVersion::V3,
     };
     if signer.version != expected_version {
-        return Err("SignerInfo version does not match its signer identifier (RFC 5652 §5.3)".into());
+        return Err(TimestampError::Invalid(
+            "SignerInfo version does not match its signer identifier (RFC 5652 §5.3)",
+        ));
     }
     if !sd.digest_algorithms.iter().any(|a| a.oid == signer.digest_alg.oid) {
-        return Err("the signer's digest algorithm is not among the token's digestAlgorithms".into());
+        return Err(TimestampError::Invalid(
+            "the signer's digest algorithm is not among the token's digestAlgorithms",
+        ));
     }
-    let attrs = signer.signed_attrs.as_ref().ok_or("timestamp signer has no signed attributes")?;
+    let attrs = signer
+        .signed_attrs
+        .as_ref()
+        .ok_or(TimestampError::Missing("timestamp signer has no signed attributes"))?;
     let mut digest_ok = false;
     let mut type_ok = false;
     for a in attrs.iter() {
@@ -122,16 +190,16 @@ pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Re
             continue;
         };
         if a.oid == rfc5911::ID_MESSAGE_DIGEST {
-            let d: OctetString = v.decode_as().map_err(|e| format!("bad message-digest: {e}"))?;
+            let d: OctetString = v.decode_as().map_err(der_err("message-digest"))?;
             digest_ok = d.as_bytes() == hash_by_oid(signer.digest_alg.oid, tst_bytes)?.as_slice();
         } else if a.oid == rfc5911::ID_CONTENT_TYPE {
             type_ok = v.decode_as::<ObjectIdentifier>().is_ok_and(|o| o == ID_CT_TSTINFO);
         }
     }
     if !digest_ok || !type_ok {
-        return Err("timestamp signed attributes do not bind the TSTInfo".into());
+        return Err(TimestampError::Invalid("timestamp signed attributes do not bind the TSTInfo"));
     }
-    let signed = attrs.to_der().map_err(|e| e.to_string())?;
+    let signed = attrs.to_der().map_err(der_err("signed attributes"))?;
     let sig_alg = match signer.signature_algorithm.oid {
         rfc5912::ID_EC_PUBLIC_KEY => match signer.digest_alg.oid {
             rfc5912::ID_SHA_384 => rfc5912::ECDSA_WITH_SHA_384,
@@ -172,22 +240,25 @@ pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Re
         // A token that embeds certificates must be signed by one of them (RFC 3161 certReq).
         let leaves: &[Cert] = if embedded.is_empty() { &tsa.chain } else { &embedded };
         for leaf in leaves.iter().filter(|c| identifies(&signer.sid, c)) {
-            if verify_with_spki(&leaf.spki_der()?, sig_alg, &signed, signer.signature.as_bytes()).is_err() {
+            let spki = match leaf.spki_der() {
+                Ok(k) => k,
+                Err(e) => {
+                    problems.push(TsaRejected::Key(e));
+                    continue;
+                }
+            };
+            if verify_with_spki(&spki, sig_alg, &signed, signer.signature.as_bytes()).is_err() {
                 continue;
             }
             if !leaf.extended_key_usage().is_some_and(|e| e.contains(&EKU_TIME_STAMPING)) {
-                problems.push(format!("TSA certificate `{}` lacks the timeStamping usage", leaf.subject()));
+                problems.push(TsaRejected::Usage(leaf.subject()));
                 continue;
             }
             match verify_chain(leaf, &intermediates, std::slice::from_ref(anchor), when) {
                 Ok(_) => return Ok(when as i64),
-                Err(e) => problems.push(e),
+                Err(e) => problems.push(TsaRejected::Chain(e)),
             }
         }
     }
-    Err(if problems.is_empty() {
-        "no trusted timestamp authority signed this timestamp".into()
-    } else {
-        problems.join("; ")
-    })
+    Err(TimestampError::Untrusted(problems))
 }

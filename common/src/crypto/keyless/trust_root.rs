@@ -181,7 +181,8 @@ impl TrustedRoot {
                 let mut chain = Vec::new();
                 for (j, c) in ca.cert_chain.certificates.iter().enumerate() {
                     let der = b64(&c.raw_bytes, what, &format!("{f}.certChain.certificates[{j}]"))?;
-                    chain.push(Cert::from_der(&der).map_err(|e| FormatError::field(what, &f, e))?);
+                    chain
+                        .push(Cert::from_der(&der).map_err(|e| FormatError::field(what, &f, e.to_string()))?);
                 }
                 let vf = ca.valid_for.as_ref();
                 out.push(CertAuthority {
