@@ -6,8 +6,8 @@
 //! over one thread per core; every thread streams its file through one fixed buffer, so
 //! memory does not depend on model size and every byte is read once.
 
-pub mod model_dir;
-pub mod parallel;
+pub(crate) mod model_dir;
+pub(crate) mod parallel;
 pub mod source;
 
 use crate::errors::SourceError;

@@ -17,13 +17,13 @@
 pub mod descriptor;
 pub mod digest;
 pub mod index;
-pub mod layer_stream;
+pub(crate) mod layer_stream;
 pub mod layout;
 pub mod manifest;
 pub mod modelkit;
 pub mod modelpack;
 pub mod referrer;
-pub mod tar_archive;
+pub(crate) mod tar_archive;
 
 pub use descriptor::Descriptor;
 pub use digest::OciDigest;

@@ -79,8 +79,6 @@ pub struct Member {
     pub name: String,
     /// File, directory or link.
     pub kind: MemberKind,
-    /// Bytes of data (zero for all but regular files).
-    pub size: u64,
 }
 
 /// Why an archive was refused.
@@ -473,13 +471,13 @@ impl<R: Read> TarReader<R> {
             && raw_name.split('/').all(|c| c.is_empty() || c == ".");
         if is_root {
             // `./`: the extraction directory itself.
-            return Ok(Member { raw_name, name: ".".into(), kind, size });
+            return Ok(Member { raw_name, name: ".".into(), kind });
         }
         let name = safe_member_name(&raw_name).map_err(|p| invalid(entry, p.to_string()))?;
         self.claim(&name, kind == MemberKind::Directory).map_err(|c| invalid(entry, c.to_string()))?;
         self.remaining = size;
         self.padding = pad(size);
-        Ok(Member { raw_name, name, kind, size })
+        Ok(Member { raw_name, name, kind })
     }
 
     /// Records a name, refusing a second use, a file that is also a directory, and a path

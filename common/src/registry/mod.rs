@@ -2,7 +2,7 @@
 //! referrers support, and the model operations built on it (push, attach, discover, verify
 //! from manifest + signature only, verified pull, sign in place).
 
-pub mod auth;
+pub(crate) mod auth;
 pub mod client;
 pub mod model;
 pub mod reference;

@@ -13,12 +13,16 @@
 #[cfg(test)]
 pub(crate) mod fake_sigstore;
 #[cfg(feature = "http")]
-pub mod http;
-pub mod rekor;
-pub mod sct;
+pub(crate) mod http;
+pub(crate) mod rekor;
+pub(crate) mod sct;
 pub mod signer;
-pub mod timestamp;
+pub(crate) mod timestamp;
 pub mod trust_root;
+
+pub use rekor::{TlogError, VerifiedEntry};
+pub use sct::{SctError, SctRejected};
+pub use timestamp::{TimestampError, TsaRejected};
 
 use crate::crypto::x509::{Cert, EKU_CODE_SIGNING, verify_chain};
 use crate::errors::{CertificateProblem, SignatureError};
