@@ -139,26 +139,38 @@ impl IdentityToken {
         let claims = B64URL
             .decode(claims.trim_end_matches('='))
             .map_err(|_| fail("identity token claims are not base64url"))?;
-        let claims: serde_json::Value =
-            serde_json::from_slice(&claims).map_err(|_| fail("identity token claims are not JSON"))?;
-        let s = |k: &str| claims[k].as_str().map(str::to_owned);
+        let claims: TokenClaims =
+            serde_json::from_slice(&claims).map_err(|e| fail(format!("identity token claims: {e}")))?;
         let subject =
-            s("email").or_else(|| s("sub")).ok_or_else(|| fail("identity token has no email or sub"))?;
-        let issuer = s("iss").ok_or_else(|| fail("identity token has no iss"))?;
+            claims.email.or(claims.sub).ok_or_else(|| fail("identity token has no email or sub"))?;
+        let issuer = claims.iss.ok_or_else(|| fail("identity token has no iss"))?;
         Ok(Self { raw: raw.to_owned(), subject, issuer })
     }
 }
 
-fn field<'a>(
-    v: &'a serde_json::Value,
-    path: &[&str],
-    what: &str,
-) -> Result<&'a serde_json::Value, SignatureError> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(*p).ok_or_else(|| fail(format!("{what} response has no `{}`", path.join("."))))?;
-    }
-    Ok(cur)
+/// Fulcio v2 `signingCert` answer (the part used: the certificate chain with embedded SCT).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FulcioResponse {
+    signed_certificate_embedded_sct: FulcioChain,
+}
+
+#[derive(serde::Deserialize)]
+struct FulcioChain {
+    chain: FulcioCertificates,
+}
+
+#[derive(serde::Deserialize)]
+struct FulcioCertificates {
+    certificates: Vec<String>,
+}
+
+/// The claims of an identity token that Fulcio binds.
+#[derive(serde::Deserialize)]
+struct TokenClaims {
+    email: Option<String>,
+    sub: Option<String>,
+    iss: Option<String>,
 }
 
 /// A Rekor v1 `LogEntry` (`POST /api/v1/log/entries` answers `{uuid: entry}`).
@@ -254,11 +266,14 @@ pub fn sign_keyless(
     });
     let url = format!("{}/api/v2/signingCert", services.fulcio.trim_end_matches('/'));
     let resp = transport.post_json(&url, &request).map_err(|e| fail(format!("Fulcio {url}: {e}")))?;
-    let chain = field(&resp, &["signedCertificateEmbeddedSct", "chain", "certificates"], "Fulcio")?
-        .as_array()
-        .ok_or_else(|| fail("Fulcio response: certificates is not a list"))?;
-    let leaf_pem =
-        chain.first().and_then(|c| c.as_str()).ok_or_else(|| fail("Fulcio returned no certificate"))?;
+    let resp: FulcioResponse =
+        serde_json::from_value(resp).map_err(|e| fail(format!("Fulcio response: {e}")))?;
+    let leaf_pem = resp
+        .signed_certificate_embedded_sct
+        .chain
+        .certificates
+        .first()
+        .ok_or_else(|| fail("Fulcio returned no certificate"))?;
     let (_, leaf_der) =
         pem_decode(leaf_pem.as_bytes(), "Fulcio certificate").map_err(|e| fail(e.to_string()))?;
     let leaf = Cert::from_der(&leaf_der).map_err(|e| fail(format!("Fulcio certificate: {e}")))?;
