@@ -279,7 +279,6 @@ pub fn modctl_build(layout: &Layout, model: &Path) -> serde_json::Value {
 
 /// A ModelPack layout holding one tar layer of the whole model (`org.cncf.model.filepath: .`).
 pub fn modelpack_tar_layout(root: &Path, tar: &[u8], compression: &str) -> PathBuf {
-    let l = Layout::create(root);
     let blob = match compression {
         "+gzip" => {
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -289,8 +288,14 @@ pub fn modelpack_tar_layout(root: &Path, tar: &[u8], compression: &str) -> PathB
         "+zstd" => must(zstd::encode_all(tar, 3)),
         _ => tar.to_vec(),
     };
-    let (digest, size) = l.put(&blob);
-    let diff_id = format!("sha256:{}", hex::encode(sha2::Sha256::digest(tar)));
+    modelpack_layer_layout(root, &blob, &format!("sha256:{}", sha256_hex(tar)), compression)
+}
+
+/// A ModelPack layout (tag `t`) holding one tar layer blob of the whole model, already
+/// compressed as `compression` says, whose uncompressed digest is `diff_id`.
+pub fn modelpack_layer_layout(root: &Path, blob: &[u8], diff_id: &str, compression: &str) -> PathBuf {
+    let l = Layout::create(root);
+    let (digest, size) = l.put(blob);
     let config = serde_json::json!({
         "descriptor": { "name": "diff" },
         "modelfs": { "type": "layers", "diffIds": [diff_id] },

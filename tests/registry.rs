@@ -369,8 +369,8 @@ pub fn put_manifest(addr: &str, repo: &str, tag: &str, manifest: &serde_json::Va
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)))
 }
 
-/// Gets a manifest by tag or digest.
-pub fn get_manifest(addr: &str, repo: &str, reference: &str) -> serde_json::Value {
+/// GETs a manifest by tag or digest: (body, `Docker-Content-Digest`).
+fn fetch_manifest(addr: &str, repo: &str, reference: &str) -> (String, String) {
     let mut resp = agent()
         .get(&format!("http://{addr}/v2/{repo}/manifests/{reference}"))
         .header(
@@ -379,19 +379,22 @@ pub fn get_manifest(addr: &str, repo: &str, reference: &str) -> serde_json::Valu
         )
         .call()
         .unwrap_or_else(|e| panic!("get manifest: {e}"));
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    let digest = resp
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (resp.body_mut().read_to_string().unwrap_or_default(), digest)
+}
+
+/// Gets a manifest by tag or digest.
+pub fn get_manifest(addr: &str, repo: &str, reference: &str) -> serde_json::Value {
+    let (text, _) = fetch_manifest(addr, repo, reference);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 /// The digest a registry reports for a manifest (`Docker-Content-Digest`).
 pub fn manifest_digest(addr: &str, repo: &str, reference: &str) -> String {
-    let resp = agent()
-        .get(&format!("http://{addr}/v2/{repo}/manifests/{reference}"))
-        .header(
-            "Accept",
-            "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json",
-        )
-        .call()
-        .unwrap_or_else(|e| panic!("get manifest: {e}"));
-    resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    fetch_manifest(addr, repo, reference).1
 }

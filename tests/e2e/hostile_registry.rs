@@ -2,7 +2,7 @@
 //! serve may be written or reported "verified" unless it is what the signer signed, and
 //! nothing they serve may cost much. Each bound is measured (requests, bytes, peak memory).
 
-use modelsig_e2e::fixtures::modelpack_tar_layout;
+use modelsig_e2e::fixtures::{modelpack_layer_layout, modelpack_tar_layout};
 use modelsig_e2e::registry::{Proxy, Registry, get_manifest, manifest_digest, put_manifest};
 use modelsig_e2e::tarcraft::{Magic, TarCraft};
 use modelsig_e2e::{Pki, bin, oras, python, run, translate};
@@ -45,6 +45,31 @@ fn files_in(dir: &Path) -> Vec<String> {
     out
 }
 
+/// A temporary directory with a key pair and `model/` holding `files`, signed by our CLI
+/// into `model.sig` (with `sign_args` added).
+struct Signed {
+    t: tempfile::TempDir,
+    public: String,
+}
+
+impl Signed {
+    fn new(files: &[(&str, Vec<u8>)], sign_args: &[&str]) -> Signed {
+        let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let pki = Pki::generate(&t.path().join("pki"), "P-256");
+        for (name, data) in files {
+            write(&t.path().join("model").join(name), data);
+        }
+        let key = pki.path("key.pem");
+        let sign = ["sign", "key", "model", "--private_key", &key, "--signature", "model.sig"];
+        translate(t.path(), &[&sign[..], sign_args].concat()).ok("sign");
+        Signed { t, public: pki.path("key.pub") }
+    }
+
+    fn cwd(&self) -> &Path {
+        self.t.path()
+    }
+}
+
 fn assert_refused(r: &modelsig_e2e::Run, what: &str, expect: &str) {
     let all = format!("{}{}", r.stdout, r.stderr);
     assert!(r.code == 1 || r.code == 2, "{what}: exit {}\n{all}", r.code);
@@ -58,18 +83,13 @@ fn assert_refused(r: &modelsig_e2e::Run, what: &str, expect: &str) {
 #[test]
 fn shard_signatures_count_a_file_only_when_every_shard_matched() {
     let reg = Registry::start();
-    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cwd = t.path();
-    let pki = Pki::generate(&cwd.join("pki"), "P-256");
-    let (key, public) = (pki.path("key.pem"), pki.path("key.pub"));
-    write(&cwd.join("model/a.bin"), &pattern(10_000, 1));
-    write(&cwd.join("model/b.bin"), &pattern(3_000, 2));
-    let sign = ["sign", "key", "model", "--private_key", &key, "--signature", "model.sig"];
-    translate(cwd, &[&sign[..], &["--serialization", "shards", "--shard_size", "4096"]].concat()).ok("sign");
+    let files = [("a.bin", pattern(10_000, 1)), ("b.bin", pattern(3_000, 2))];
+    let s = Signed::new(&files, &["--serialization", "shards", "--shard_size", "4096"]);
+    let (cwd, public) = (s.cwd(), &s.public);
     let good = format!("{}/models/sharded:v1", reg.addr);
     oras(cwd, &["push", "model", &good, "--signature", "model.sig"]).ok("push");
     let pull =
-        |r: &str, out: &str| oras(cwd, &["pull", r, "-o", out, "--public_key", &public, "--output", "json"]);
+        |r: &str, out: &str| oras(cwd, &["pull", r, "-o", out, "--public_key", public, "--output", "json"]);
     pull(&good, "good").ok("honest pull");
 
     // A truncated or emptied local copy is not "already present": it is downloaded again.
@@ -100,7 +120,7 @@ fn shard_signatures_count_a_file_only_when_every_shard_matched() {
     assert_refused(&r, "pull of truncated shards", "shorter than signed");
     let left = files_in(&cwd.join("bad"));
     assert!(left.is_empty(), "a refused pull left files behind: {left:?}");
-    let v = oras(cwd, &["verify", "key", &bad, "--public_key", &public]);
+    let v = oras(cwd, &["verify", "key", &bad, "--public_key", public]);
     assert_refused(&v, "remote verify of truncated shards", "missing");
 }
 
@@ -108,13 +128,8 @@ fn shard_signatures_count_a_file_only_when_every_shard_matched() {
 fn pull_refuses_from_the_manifest_alone_before_downloading() {
     let reg = Registry::start();
     let proxy = Proxy::start(&reg.addr, false);
-    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cwd = t.path();
-    let pki = Pki::generate(&cwd.join("pki"), "P-256");
-    let (key, public) = (pki.path("key.pem"), pki.path("key.pub"));
-    write(&cwd.join("model/a.bin"), &pattern(200_000, 1));
-    write(&cwd.join("model/b.bin"), &pattern(1_000, 2));
-    translate(cwd, &["sign", "key", "model", "--private_key", &key, "--signature", "model.sig"]).ok("sign");
+    let s = Signed::new(&[("a.bin", pattern(200_000, 1)), ("b.bin", pattern(1_000, 2))], &[]);
+    let (cwd, public) = (s.cwd(), s.public.clone());
     let repo = "models/pre";
     let good = format!("{}/{repo}:v1", reg.addr);
     oras(cwd, &["push", "model", &good]).ok("push");
@@ -164,12 +179,8 @@ fn pull_refuses_from_the_manifest_alone_before_downloading() {
 fn junk_referrers_cost_a_bounded_number_of_requests() {
     let reg = Registry::start();
     let proxy = Proxy::start(&reg.addr, true);
-    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cwd = t.path();
-    let pki = Pki::generate(&cwd.join("pki"), "P-256");
-    let (key, public) = (pki.path("key.pem"), pki.path("key.pub"));
-    write(&cwd.join("model/a.bin"), &pattern(5_000, 1));
-    translate(cwd, &["sign", "key", "model", "--private_key", &key, "--signature", "model.sig"]).ok("sign");
+    let s = Signed::new(&[("a.bin", pattern(5_000, 1))], &[]);
+    let (cwd, public) = (s.cwd(), s.public.clone());
     let repo = "models/junk";
     for (tag, created) in [("newer", "2099-01-01T00:00:00Z"), ("older", "2000-01-01T00:00:00Z")] {
         let r = format!("{}/{repo}:{tag}", proxy.addr);
@@ -210,13 +221,9 @@ fn junk_referrers_cost_a_bounded_number_of_requests() {
 #[test]
 fn hostile_tar_layers_are_refused_on_pull_and_deep_verify() {
     let reg = Registry::start();
-    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cwd = t.path();
-    let pki = Pki::generate(&cwd.join("pki"), "P-256");
-    let (key, public) = (pki.path("key.pem"), pki.path("key.pub"));
     let a = pattern(3_000, 1);
-    write(&cwd.join("model/a.bin"), &a);
-    translate(cwd, &["sign", "key", "model", "--private_key", &key, "--signature", "model.sig"]).ok("sign");
+    let s = Signed::new(&[("a.bin", a.clone())], &[]);
+    let (cwd, public) = (s.cwd(), s.public.clone());
     // tar-rs would read `a.bin` (first record); GNU tar, Python and Go extract `evil.bin`.
     let mut tar = TarCraft::new();
     tar.pax(b'x', &[("path", b"a.bin"), ("path", b"evil.bin")]).entry("a.bin", b'0', &a, Magic::Ustar).end();
@@ -247,13 +254,9 @@ fn peak_rss_kib(cwd: &Path, program: &Path, args: &[&str]) -> (i32, String, u64)
 
 #[test]
 fn metadata_and_decompression_bombs_cost_little() {
-    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cwd = t.path();
-    let pki = Pki::generate(&cwd.join("pki"), "P-256");
-    let (key, public) = (pki.path("key.pem"), pki.path("key.pub"));
     let a = pattern(3_000, 1);
-    write(&cwd.join("model/a.bin"), &a);
-    translate(cwd, &["sign", "key", "model", "--private_key", &key, "--signature", "model.sig"]).ok("sign");
+    let s = Signed::new(&[("a.bin", a.clone())], &[]);
+    let (cwd, public) = (s.cwd(), s.public.clone());
 
     // 256 MiB GNU long name and 1 GiB of zeros (an unsigned member), each zstd-compressed
     // to kilobytes. Built by streaming into the encoder.
@@ -306,8 +309,8 @@ fn metadata_and_decompression_bombs_cost_little() {
             .concat();
         peak_rss_kib(cwd, &translate_bin, &args)
     };
-    write_zstd_layout(&cwd.join("long"), &long_name);
-    write_zstd_layout(&cwd.join("bomb"), &bomb);
+    modelpack_layer_layout(&cwd.join("long"), &long_name.0, &long_name.1, "+zstd");
+    modelpack_layer_layout(&cwd.join("bomb"), &bomb.0, &bomb.1, "+zstd");
 
     let (code, out, rss) = verify("long", &[]);
     assert_eq!(code, 1, "{out}");
@@ -325,23 +328,4 @@ fn metadata_and_decompression_bombs_cost_little() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("zeros.bin"), "the unsigned file is not named: {out}");
     assert!(rss < 64 * 1024, "zstd bomb with a raised cap: peak RSS {rss} KiB");
-}
-
-/// Rewrites the ModelPack layout at `root` to hold one `tar+zstd` layer with these bytes.
-fn write_zstd_layout(root: &Path, (blob, diff_id): &(Vec<u8>, String)) {
-    use modelsig_e2e::fixtures::Layout;
-    let l = Layout::create(root);
-    let (digest, size) = l.put(blob);
-    let config = serde_json::json!({ "descriptor": { "name": "bomb" }, "modelfs": { "type": "layers", "diffIds": [diff_id] }, "config": {} });
-    let (cd, cs) = l.put(&must(serde_json::to_vec(&config)));
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "artifactType": "application/vnd.cncf.model.manifest.v1+json",
-        "config": { "mediaType": "application/vnd.cncf.model.config.v1+json", "digest": cd, "size": cs },
-        "layers": [{ "mediaType": "application/vnd.cncf.model.weight.v1.tar+zstd", "digest": digest, "size": size,
-                     "annotations": { "org.cncf.model.filepath": "." } }],
-    });
-    let d = l.put_manifest(&manifest);
-    l.write_index(&[("t", d)]);
 }
