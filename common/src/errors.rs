@@ -110,14 +110,14 @@ pub enum SourceError {
     },
 }
 
-impl From<crate::crypto::x509::CertError> for SignatureError {
-    fn from(e: crate::crypto::x509::CertError) -> Self {
+impl From<CertError> for SignatureError {
+    fn from(e: CertError) -> Self {
         Self::Chain(Box::new(e))
     }
 }
 
-impl From<crate::crypto::x509::CertError> for CertificateProblem {
-    fn from(e: crate::crypto::x509::CertError) -> Self {
+impl From<CertError> for CertificateProblem {
+    fn from(e: CertError) -> Self {
         Self::Unusable(Box::new(e))
     }
 }
@@ -127,7 +127,7 @@ impl From<crate::crypto::x509::CertError> for CertificateProblem {
 pub enum CertificateProblem {
     /// It does not parse, or its key cannot verify.
     #[error("{0}")]
-    Unusable(#[source] Box<crate::crypto::x509::CertError>),
+    Unusable(#[source] Box<CertError>),
     /// Key usage lacks digitalSignature (keyless).
     #[error("key usage is not digitalSignature")]
     KeyUsage,
@@ -156,6 +156,298 @@ pub enum CertificateProblem {
         /// The certificate's.
         found: String,
     },
+}
+
+/// Why a certificate or chain is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    /// Not DER X.509.
+    #[error("not a DER X.509 certificate: {0}")]
+    Der(#[source] der::Error),
+    /// Not PEM certificates.
+    #[error("bad PEM certificate: {0}")]
+    Pem(#[source] der::Error),
+    /// The public key is not one we verify with.
+    #[error("certificate public key: {0}")]
+    PublicKey(#[source] Box<crate::errors::KeyError>),
+    /// An RSA algorithm with a non-RSA key.
+    #[error("issuer key is not RSA: {0}")]
+    RsaKey(#[source] rsa::pkcs8::spki::Error),
+    /// A signature algorithm we do not verify.
+    #[error("unsupported signature algorithm {0}")]
+    UnsupportedAlgorithm(const_oid::ObjectIdentifier),
+    /// RFC 5280 §4.1.1.2.
+    #[error("signatureAlgorithm differs from the TBSCertificate's signature field")]
+    AlgorithmMismatch,
+    /// The signature does not verify (`ECDSA` or `RSA`).
+    #[error("{0} signature does not verify")]
+    BadSignature(&'static str),
+    /// No trust anchors.
+    #[error("no trusted certificates given")]
+    NoAnchors,
+    /// RFC 5280 §4.2: a critical extension we do not process.
+    #[error("certificate `{subject}` has an unsupported critical extension {oid}")]
+    CriticalExtension {
+        /// The certificate.
+        subject: String,
+        /// The extension.
+        oid: const_oid::ObjectIdentifier,
+    },
+    /// Outside the leaf's validity period.
+    #[error("certificate `{subject}` is not valid at {at} (valid {from}..{to})")]
+    NotValidAt {
+        /// The certificate.
+        subject: String,
+        /// The time checked.
+        at: String,
+        /// notBefore.
+        from: String,
+        /// notAfter.
+        to: String,
+    },
+    /// No candidate issuer.
+    #[error("no issuer `{issuer}` of `{subject}` among the given certificates")]
+    NoIssuer {
+        /// The issuer name sought.
+        issuer: String,
+        /// The certificate.
+        subject: String,
+    },
+    /// An issuer candidate whose key did not make the signature.
+    #[error("`{subject}` is not signed by `{issuer}`: {source}")]
+    NotSignedBy {
+        /// The certificate.
+        subject: String,
+        /// The candidate.
+        issuer: String,
+        /// Why.
+        #[source]
+        source: Box<CertError>,
+    },
+    /// basicConstraints cA is not set.
+    #[error("issuer `{0}` is not a CA (basicConstraints)")]
+    NotCa(String),
+    /// keyUsage lacks keyCertSign.
+    #[error("issuer `{0}` may not sign certificates (keyUsage)")]
+    NoCertSign(String),
+    /// An issuer outside its validity period.
+    #[error("issuer `{subject}` is not valid at {at}")]
+    IssuerNotValidAt {
+        /// The issuer.
+        subject: String,
+        /// The time checked.
+        at: String,
+    },
+    /// RFC 5280 §4.2.1.9.
+    #[error(
+        "issuer `{issuer}` allows {allowed} intermediate CA(s) below it (pathLenConstraint) but the chain has {found}"
+    )]
+    PathLen {
+        /// The CA.
+        issuer: String,
+        /// Its pathLenConstraint.
+        allowed: u8,
+        /// Intermediates below it.
+        found: usize,
+    },
+    /// More than 8 links.
+    #[error("certificate chain is too long")]
+    TooLong,
+    /// The raw TBSCertificate cannot be located.
+    #[error("{what}: {source}")]
+    Structure {
+        /// Which element.
+        what: &'static str,
+        /// The DER reader's reason.
+        #[source]
+        source: der::Error,
+    },
+    /// An unreadable nameConstraints extension.
+    #[error("issuer `{issuer}`: unreadable name constraints: {source}")]
+    NameConstraintsDer {
+        /// The CA.
+        issuer: String,
+        /// The DER reader's reason.
+        #[source]
+        source: der::Error,
+    },
+    /// RFC 5280 §4.2.1.10.
+    #[error("certificate `{subject}`: {violation} (name constraints of `{issuer}`)")]
+    NameConstraint {
+        /// The constrained certificate.
+        subject: String,
+        /// The name and how it violates the constraints.
+        violation: String,
+        /// The CA.
+        issuer: String,
+    },
+}
+
+/// Why no embedded SCT verifies.
+#[derive(Debug, thiserror::Error)]
+pub enum SctError {
+    /// The certificate has no SCT list extension.
+    #[error("the signing certificate has no embedded SCT")]
+    Missing,
+    /// The extension is not an OCTET STRING.
+    #[error("SCT extension: {0}")]
+    Extension(#[source] der::Error),
+    /// The TLS-encoded list is cut short.
+    #[error("truncated SCT list")]
+    Truncated,
+    /// A version other than 1 (v1 = 0).
+    #[error("unsupported SCT version {0}")]
+    Version(u64),
+    /// The precertificate cannot be rebuilt.
+    #[error("precertificate: {0}")]
+    Precertificate(#[source] der::Error),
+    /// The issuer's key cannot be encoded.
+    #[error("issuer key: {0}")]
+    IssuerKey(#[source] CertError),
+    /// Larger than a TLS 24-bit length.
+    #[error("TBSCertificate too large")]
+    TooLarge,
+    /// The list is empty.
+    #[error("empty SCT list")]
+    Empty,
+    /// Every SCT failed; one reason each.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    NoneVerifies(Vec<SctRejected>),
+}
+
+/// Why one SCT was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SctRejected {
+    /// Its log is not in the trusted root.
+    #[error("SCT from unknown CT log {0}")]
+    UnknownLog(String),
+    /// Not ECDSA with SHA-256.
+    #[error("SCT algorithm {hash}/{signature} unsupported")]
+    Algorithm {
+        /// TLS hash algorithm.
+        hash: u8,
+        /// TLS signature algorithm.
+        signature: u8,
+    },
+    /// The log's signature does not verify.
+    #[error("SCT from {log}: {source}")]
+    Signature {
+        /// The log.
+        log: String,
+        /// Why.
+        #[source]
+        source: CertError,
+    },
+}
+
+/// Why an RFC 3161 timestamp is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TimestampError {
+    /// A digest algorithm we do not compute.
+    #[error("unsupported digest algorithm {0}")]
+    DigestAlgorithm(const_oid::ObjectIdentifier),
+    /// A structure does not decode.
+    #[error("bad {what}: {source}")]
+    Der {
+        /// Which structure.
+        what: &'static str,
+        /// The decoder's reason.
+        #[source]
+        source: der::Error,
+    },
+    /// A required part is absent.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// The TSA did not grant the request.
+    #[error("timestamp response status is {0} (not granted)")]
+    NotGranted(u8),
+    /// The token is inconsistent (RFC 3161 / RFC 5652 rule named).
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// No trusted TSA signed it; one reason per candidate signer.
+    #[error("{}", if .0.is_empty() { "no trusted timestamp authority signed this timestamp".to_owned() } else { .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ") })]
+    Untrusted(Vec<TsaRejected>),
+}
+
+/// Why one candidate TSA certificate did not establish the time.
+#[derive(Debug, thiserror::Error)]
+pub enum TsaRejected {
+    /// Its key cannot be encoded.
+    #[error("TSA certificate: {0}")]
+    Key(#[source] CertError),
+    /// Its extended key usage lacks timeStamping.
+    #[error("TSA certificate `{0}` lacks the timeStamping usage")]
+    Usage(String),
+    /// Its chain to the TSA root does not verify.
+    #[error("{0}")]
+    Chain(#[source] CertError),
+}
+
+/// Why a transparency log entry is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TlogError {
+    /// The bundle holds another number of entries than one.
+    #[error("expected exactly one transparency log entry, found {0}")]
+    EntryCount(usize),
+    /// The entry's log is not in the trusted root.
+    #[error("log {0} is not in the trusted root")]
+    UnknownLog(String),
+    /// The log key was not valid at the entry's integrated time.
+    #[error("log key {0} was not valid at the entry's integrated time")]
+    KeyNotValid(String),
+    /// An entry kind this verifier does not check.
+    #[error("entry kind {kind}/{version} is not supported (expected dsse/0.0.1)")]
+    Kind {
+        /// Kind.
+        kind: String,
+        /// Version.
+        version: String,
+    },
+    /// A log key type other than ECDSA.
+    #[error("log key type {0} is not supported")]
+    KeyType(String),
+    /// The signed entry timestamp does not verify.
+    #[error("signed entry timestamp: {0}")]
+    Set(#[source] Box<TlogError>),
+    /// A log signature does not verify.
+    #[error("{0}")]
+    Signature(#[source] CertError),
+    /// The leaf index is outside the tree.
+    #[error("leaf index {index} is outside a tree of size {size}")]
+    OutsideTree {
+        /// Leaf index.
+        index: u64,
+        /// Tree size.
+        size: u64,
+    },
+    /// The inclusion proof has the wrong number of hashes.
+    #[error("inclusion proof has {got} hashes, expected {expected}")]
+    ProofLength {
+        /// Hashes given.
+        got: usize,
+        /// Hashes needed.
+        expected: usize,
+    },
+    /// A checkpoint signature line names another signer than the log.
+    #[error("checkpoint signature by `{found}`, expected `{expected}`")]
+    CheckpointSigner {
+        /// The signer named.
+        found: String,
+        /// The log (origin line).
+        expected: String,
+    },
+    /// The checkpoint has no valid signature.
+    #[error("checkpoint signature: {0}")]
+    Checkpoint(#[source] Box<TlogError>),
+    /// The entry body is not a dsse 0.0.1 body.
+    #[error("entry body: {0}")]
+    Body(#[source] serde_json::Error),
+    /// A base64 field does not decode.
+    #[error(transparent)]
+    Format(#[from] crate::errors::FormatError),
+    /// The entry does not match the bundle, or a proof part is missing or inconsistent.
+    #[error("{0}")]
+    Invalid(&'static str),
 }
 
 /// Loading or using key material failed.
@@ -193,7 +485,7 @@ pub enum KeyError {
         what: String,
         /// Why.
         #[source]
-        source: Box<crate::crypto::x509::CertError>,
+        source: Box<CertError>,
     },
 }
 
@@ -221,7 +513,7 @@ pub enum SignatureError {
     Material(String),
     /// A certificate chain does not lead to a trusted root.
     #[error("certificate chain: {0}")]
-    Chain(#[source] Box<crate::crypto::x509::CertError>),
+    Chain(#[source] Box<CertError>),
     /// A certificate of the bundle does not parse.
     #[error("certificate chain: certificate {index}: {source}")]
     BundleCertificate {
@@ -229,7 +521,7 @@ pub enum SignatureError {
         index: usize,
         /// Why.
         #[source]
-        source: Box<crate::crypto::x509::CertError>,
+        source: Box<CertError>,
     },
     /// The Fulcio chain does not verify at a verified signing time.
     #[error("certificate chain: {source} (Fulcio, at verified signing time {at})")]
@@ -238,14 +530,14 @@ pub enum SignatureError {
         at: String,
         /// Why.
         #[source]
-        source: Box<crate::crypto::x509::CertError>,
+        source: Box<CertError>,
     },
     /// The signing certificate is not allowed to sign, or names another identity.
     #[error("signing certificate: {0}")]
     Certificate(#[from] CertificateProblem),
     /// Signed Certificate Timestamp check failed.
     #[error("certificate transparency (SCT): {0}")]
-    Sct(#[from] crate::crypto::keyless::sct::SctError),
+    Sct(#[from] SctError),
     /// An RFC 3161 timestamp did not verify.
     #[error("signed timestamp rfc3161Timestamps[{index}]: {source}")]
     Timestamp {
@@ -253,11 +545,11 @@ pub enum SignatureError {
         index: usize,
         /// Why.
         #[source]
-        source: crate::crypto::keyless::timestamp::TimestampError,
+        source: TimestampError,
     },
     /// Transparency log entry check failed.
     #[error("transparency log entry: {0}")]
-    Tlog(#[from] crate::crypto::keyless::rekor::TlogError),
+    Tlog(#[from] TlogError),
     /// The signed statement is not a model_signing statement, or is inconsistent.
     #[error("signed statement: {0}")]
     Statement(String),

@@ -10,6 +10,7 @@
 //! extension this code does not process (§4.2: "MUST reject").
 
 use crate::crypto::keys::PublicKey;
+pub use crate::errors::CertError;
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc5912;
 use der::{Decode, Encode};
@@ -21,131 +22,6 @@ use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsag
 
 /// Extended key usage: code signing.
 pub const EKU_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
-
-/// Why a certificate or chain is refused.
-#[derive(Debug, thiserror::Error)]
-pub enum CertError {
-    /// Not DER X.509.
-    #[error("not a DER X.509 certificate: {0}")]
-    Der(#[source] der::Error),
-    /// Not PEM certificates.
-    #[error("bad PEM certificate: {0}")]
-    Pem(#[source] der::Error),
-    /// The public key is not one we verify with.
-    #[error("certificate public key: {0}")]
-    PublicKey(#[source] Box<crate::errors::KeyError>),
-    /// An RSA algorithm with a non-RSA key.
-    #[error("issuer key is not RSA: {0}")]
-    RsaKey(#[source] rsa::pkcs8::spki::Error),
-    /// A signature algorithm we do not verify.
-    #[error("unsupported signature algorithm {0}")]
-    UnsupportedAlgorithm(ObjectIdentifier),
-    /// RFC 5280 §4.1.1.2.
-    #[error("signatureAlgorithm differs from the TBSCertificate's signature field")]
-    AlgorithmMismatch,
-    /// The signature does not verify (`ECDSA` or `RSA`).
-    #[error("{0} signature does not verify")]
-    BadSignature(&'static str),
-    /// No trust anchors.
-    #[error("no trusted certificates given")]
-    NoAnchors,
-    /// RFC 5280 §4.2: a critical extension we do not process.
-    #[error("certificate `{subject}` has an unsupported critical extension {oid}")]
-    CriticalExtension {
-        /// The certificate.
-        subject: String,
-        /// The extension.
-        oid: ObjectIdentifier,
-    },
-    /// Outside the leaf's validity period.
-    #[error("certificate `{subject}` is not valid at {at} (valid {from}..{to})")]
-    NotValidAt {
-        /// The certificate.
-        subject: String,
-        /// The time checked.
-        at: String,
-        /// notBefore.
-        from: String,
-        /// notAfter.
-        to: String,
-    },
-    /// No candidate issuer.
-    #[error("no issuer `{issuer}` of `{subject}` among the given certificates")]
-    NoIssuer {
-        /// The issuer name sought.
-        issuer: String,
-        /// The certificate.
-        subject: String,
-    },
-    /// An issuer candidate whose key did not make the signature.
-    #[error("`{subject}` is not signed by `{issuer}`: {source}")]
-    NotSignedBy {
-        /// The certificate.
-        subject: String,
-        /// The candidate.
-        issuer: String,
-        /// Why.
-        #[source]
-        source: Box<CertError>,
-    },
-    /// basicConstraints cA is not set.
-    #[error("issuer `{0}` is not a CA (basicConstraints)")]
-    NotCa(String),
-    /// keyUsage lacks keyCertSign.
-    #[error("issuer `{0}` may not sign certificates (keyUsage)")]
-    NoCertSign(String),
-    /// An issuer outside its validity period.
-    #[error("issuer `{subject}` is not valid at {at}")]
-    IssuerNotValidAt {
-        /// The issuer.
-        subject: String,
-        /// The time checked.
-        at: String,
-    },
-    /// RFC 5280 §4.2.1.9.
-    #[error(
-        "issuer `{issuer}` allows {allowed} intermediate CA(s) below it (pathLenConstraint) but the chain has {found}"
-    )]
-    PathLen {
-        /// The CA.
-        issuer: String,
-        /// Its pathLenConstraint.
-        allowed: u8,
-        /// Intermediates below it.
-        found: usize,
-    },
-    /// More than 8 links.
-    #[error("certificate chain is too long")]
-    TooLong,
-    /// The raw TBSCertificate cannot be located.
-    #[error("{what}: {source}")]
-    Structure {
-        /// Which element.
-        what: &'static str,
-        /// The DER reader's reason.
-        #[source]
-        source: der::Error,
-    },
-    /// An unreadable nameConstraints extension.
-    #[error("issuer `{issuer}`: unreadable name constraints: {source}")]
-    NameConstraintsDer {
-        /// The CA.
-        issuer: String,
-        /// The DER reader's reason.
-        #[source]
-        source: der::Error,
-    },
-    /// RFC 5280 §4.2.1.10.
-    #[error("certificate `{subject}`: {violation} (name constraints of `{issuer}`)")]
-    NameConstraint {
-        /// The constrained certificate.
-        subject: String,
-        /// The name and how it violates the constraints.
-        violation: String,
-        /// The CA.
-        issuer: String,
-    },
-}
 
 /// A parsed certificate with its DER bytes.
 #[derive(Debug, Clone)]

@@ -3,76 +3,10 @@
 //! `dsse` v0.0.1 entry body with the bundle (sigstore-python `_validate_dsse_v001_entry_body`).
 
 use crate::crypto::keyless::trust_root::{LogKey, TrustedRoot};
+pub use crate::errors::TlogError;
 use crate::formats::bundle::{TlogEntry, decode_b64};
 use crate::formats::digest::sha256;
 use const_oid::db::rfc5912::ECDSA_WITH_SHA_256;
-
-/// Why a transparency log entry is refused.
-#[derive(Debug, thiserror::Error)]
-pub enum TlogError {
-    /// The bundle holds another number of entries than one.
-    #[error("expected exactly one transparency log entry, found {0}")]
-    EntryCount(usize),
-    /// The entry's log is not in the trusted root.
-    #[error("log {0} is not in the trusted root")]
-    UnknownLog(String),
-    /// The log key was not valid at the entry's integrated time.
-    #[error("log key {0} was not valid at the entry's integrated time")]
-    KeyNotValid(String),
-    /// An entry kind this verifier does not check.
-    #[error("entry kind {kind}/{version} is not supported (expected dsse/0.0.1)")]
-    Kind {
-        /// Kind.
-        kind: String,
-        /// Version.
-        version: String,
-    },
-    /// A log key type other than ECDSA.
-    #[error("log key type {0} is not supported")]
-    KeyType(String),
-    /// The signed entry timestamp does not verify.
-    #[error("signed entry timestamp: {0}")]
-    Set(#[source] Box<TlogError>),
-    /// A log signature does not verify.
-    #[error("{0}")]
-    Signature(#[source] crate::crypto::x509::CertError),
-    /// The leaf index is outside the tree.
-    #[error("leaf index {index} is outside a tree of size {size}")]
-    OutsideTree {
-        /// Leaf index.
-        index: u64,
-        /// Tree size.
-        size: u64,
-    },
-    /// The inclusion proof has the wrong number of hashes.
-    #[error("inclusion proof has {got} hashes, expected {expected}")]
-    ProofLength {
-        /// Hashes given.
-        got: usize,
-        /// Hashes needed.
-        expected: usize,
-    },
-    /// A checkpoint signature line names another signer than the log.
-    #[error("checkpoint signature by `{found}`, expected `{expected}`")]
-    CheckpointSigner {
-        /// The signer named.
-        found: String,
-        /// The log (origin line).
-        expected: String,
-    },
-    /// The checkpoint has no valid signature.
-    #[error("checkpoint signature: {0}")]
-    Checkpoint(#[source] Box<TlogError>),
-    /// The entry body is not a dsse 0.0.1 body.
-    #[error("entry body: {0}")]
-    Body(#[source] serde_json::Error),
-    /// A base64 field does not decode.
-    #[error(transparent)]
-    Format(#[from] crate::errors::FormatError),
-    /// The entry does not match the bundle, or a proof part is missing or inconsistent.
-    #[error("{0}")]
-    Invalid(&'static str),
-}
 
 fn hash_children(l: &[u8], r: &[u8]) -> [u8; 32] {
     let mut b = Vec::with_capacity(65);

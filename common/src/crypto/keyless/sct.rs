@@ -6,6 +6,7 @@
 
 use crate::crypto::keyless::trust_root::TrustedRoot;
 use crate::crypto::x509::Cert;
+pub use crate::errors::{SctError, SctRejected};
 use crate::formats::digest::sha256;
 use const_oid::ObjectIdentifier;
 use der::{Decode, Encode};
@@ -28,63 +29,6 @@ pub struct Sct {
     pub sig_alg: u8,
     /// The signature.
     pub signature: Vec<u8>,
-}
-
-/// Why no embedded SCT verifies.
-#[derive(Debug, thiserror::Error)]
-pub enum SctError {
-    /// The certificate has no SCT list extension.
-    #[error("the signing certificate has no embedded SCT")]
-    Missing,
-    /// The extension is not an OCTET STRING.
-    #[error("SCT extension: {0}")]
-    Extension(#[source] der::Error),
-    /// The TLS-encoded list is cut short.
-    #[error("truncated SCT list")]
-    Truncated,
-    /// A version other than 1 (v1 = 0).
-    #[error("unsupported SCT version {0}")]
-    Version(u64),
-    /// The precertificate cannot be rebuilt.
-    #[error("precertificate: {0}")]
-    Precertificate(#[source] der::Error),
-    /// The issuer's key cannot be encoded.
-    #[error("issuer key: {0}")]
-    IssuerKey(#[source] crate::crypto::x509::CertError),
-    /// Larger than a TLS 24-bit length.
-    #[error("TBSCertificate too large")]
-    TooLarge,
-    /// The list is empty.
-    #[error("empty SCT list")]
-    Empty,
-    /// Every SCT failed; one reason each.
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    NoneVerifies(Vec<SctRejected>),
-}
-
-/// Why one SCT was not accepted.
-#[derive(Debug, thiserror::Error)]
-pub enum SctRejected {
-    /// Its log is not in the trusted root.
-    #[error("SCT from unknown CT log {0}")]
-    UnknownLog(String),
-    /// Not ECDSA with SHA-256.
-    #[error("SCT algorithm {hash}/{signature} unsupported")]
-    Algorithm {
-        /// TLS hash algorithm.
-        hash: u8,
-        /// TLS signature algorithm.
-        signature: u8,
-    },
-    /// The log's signature does not verify.
-    #[error("SCT from {log}: {source}")]
-    Signature {
-        /// The log.
-        log: String,
-        /// Why.
-        #[source]
-        source: crate::crypto::x509::CertError,
-    },
 }
 
 struct Reader<'a>(&'a [u8]);

@@ -7,7 +7,8 @@
 //! does; the result is a verified signing time.
 
 use crate::crypto::keyless::trust_root::TrustedRoot;
-use crate::crypto::x509::{Cert, CertError, verify_chain, verify_with_spki};
+use crate::crypto::x509::{Cert, verify_chain, verify_with_spki};
+pub use crate::errors::{TimestampError, TsaRejected};
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;
@@ -26,49 +27,6 @@ const EKU_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.
 struct MessageImprint {
     hash_algorithm: x509_cert::spki::AlgorithmIdentifierOwned,
     hashed_message: OctetString,
-}
-
-/// Why an RFC 3161 timestamp is refused.
-#[derive(Debug, thiserror::Error)]
-pub enum TimestampError {
-    /// A digest algorithm we do not compute.
-    #[error("unsupported digest algorithm {0}")]
-    DigestAlgorithm(ObjectIdentifier),
-    /// A structure does not decode.
-    #[error("bad {what}: {source}")]
-    Der {
-        /// Which structure.
-        what: &'static str,
-        /// The decoder's reason.
-        #[source]
-        source: der::Error,
-    },
-    /// A required part is absent.
-    #[error("{0}")]
-    Missing(&'static str),
-    /// The TSA did not grant the request.
-    #[error("timestamp response status is {0} (not granted)")]
-    NotGranted(u8),
-    /// The token is inconsistent (RFC 3161 / RFC 5652 rule named).
-    #[error("{0}")]
-    Invalid(&'static str),
-    /// No trusted TSA signed it; one reason per candidate signer.
-    #[error("{}", if .0.is_empty() { "no trusted timestamp authority signed this timestamp".to_owned() } else { .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ") })]
-    Untrusted(Vec<TsaRejected>),
-}
-
-/// Why one candidate TSA certificate did not establish the time.
-#[derive(Debug, thiserror::Error)]
-pub enum TsaRejected {
-    /// Its key cannot be encoded.
-    #[error("TSA certificate: {0}")]
-    Key(#[source] CertError),
-    /// Its extended key usage lacks timeStamping.
-    #[error("TSA certificate `{0}` lacks the timeStamping usage")]
-    Usage(String),
-    /// Its chain to the TSA root does not verify.
-    #[error("{0}")]
-    Chain(#[source] CertError),
 }
 
 fn der_err(what: &'static str) -> impl FnOnce(der::Error) -> TimestampError {
