@@ -14,12 +14,12 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
-/// The model-transparency reference vectors (`../shared/vectors/model-transparency`), or
-/// `MODELSIG_VECTORS`.
+/// The model-transparency reference vectors vendored in `tests/vectors/model-transparency`
+/// (Apache-2.0, see its NOTICE), or `MODELSIG_VECTORS`.
 pub fn vectors() -> PathBuf {
     let p = std::env::var_os("MODELSIG_VECTORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/vectors/model-transparency"));
+        .unwrap_or_else(|| workspace().join("tests/vectors/model-transparency"));
     assert!(
         p.join("trust_config.json").exists(),
         "reference vectors not found at {} (set MODELSIG_VECTORS)",
