@@ -85,7 +85,7 @@ impl Serialization {
             "files" => Method::Files,
             "shards" => {
                 let shard_size =
-                    obj.get("shard_size").and_then(|x| x.as_u64()).filter(|s| *s > 0).ok_or_else(|| {
+                    obj.get("shard_size").and_then(integral).filter(|s| *s > 0).ok_or_else(|| {
                         FormatError::field(
                             WHAT,
                             "serialization.shard_size",
@@ -118,6 +118,17 @@ impl Serialization {
         };
         Ok(Self { method, hash, allow_symlinks, ignore_paths })
     }
+}
+
+/// A JSON number that holds an integer: `4096`, or `4096.0` as model_signing's API writes
+/// predicate numbers (the predicate is a protobuf `Struct`, whose numbers are doubles).
+/// Fractions, negatives and values past 2^53 (where doubles stop being exact) are refused.
+pub fn integral(v: &serde_json::Value) -> Option<u64> {
+    if let Some(n) = v.as_u64() {
+        return Some(n);
+    }
+    let f = v.as_f64()?;
+    (f.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&f)).then_some(f as u64)
 }
 
 /// A resource name: a normalized relative POSIX path, and the byte range for shards.
@@ -441,6 +452,31 @@ mod tests {
         let mut shards = [ResourceKey::shard("f", 10, 20), ResourceKey::shard("f", 2, 10)];
         shards.sort();
         assert_eq!(shards[0].name(), "f:2:10");
+    }
+
+    #[test]
+    fn predicate_integers_may_be_written_as_floats() {
+        let ser = |v: serde_json::Value| {
+            Serialization::from_json(&serde_json::json!({
+                "method": "shards", "hash_type": "sha256", "shard_size": v, "allow_symlinks": false
+            }))
+        };
+        assert_eq!(
+            ser(serde_json::json!(1048576.0)).ok().map(|s| s.method),
+            Some(Method::Shards { shard_size: 1 << 20 })
+        );
+        assert_eq!(
+            ser(serde_json::json!(4096)).ok().map(|s| s.method),
+            Some(Method::Shards { shard_size: 4096 })
+        );
+        for bad in [
+            serde_json::json!(4096.5),
+            serde_json::json!(-1.0),
+            serde_json::json!(0.0),
+            serde_json::json!(1e300),
+        ] {
+            assert!(ser(bad.clone()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -21,13 +21,22 @@ pub const PREDICATE_V01: &str = "https://model_signing/Digests/v0.1";
 /// The model name model_signing uses for legacy v0.1 statements (they carry none).
 pub const LEGACY_MODEL_NAME: &str = "compat-undefined-not-present";
 
+/// The `algorithm` model_signing records for each resource: the hash name, and for shards
+/// `NAME-sharded-SIZE` (its `ShardedFileHasher.digest_name`), so shard size is bound into
+/// every digest's label.
+pub fn resource_algorithm(ser: &Serialization) -> String {
+    match ser.method {
+        Method::Files => ser.hash.name().to_owned(),
+        Method::Shards { shard_size } => format!("{}-sharded-{shard_size}", ser.hash.name()),
+    }
+}
+
 /// Builds the in-toto statement model_signing signs for a manifest.
 pub fn statement_for(manifest: &Manifest) -> Statement {
+    let algorithm = resource_algorithm(&manifest.serialization);
     let resources: Vec<serde_json::Value> = manifest
         .items()
-        .map(|(k, d)| {
-            serde_json::json!({ "name": k.name(), "algorithm": d.algorithm().name(), "digest": d.hex() })
-        })
+        .map(|(k, d)| serde_json::json!({ "name": k.name(), "algorithm": algorithm, "digest": d.hex() }))
         .collect();
     let mut predicate = serde_json::Map::new();
     predicate.insert("serialization".into(), manifest.serialization.to_json());
@@ -109,14 +118,18 @@ pub fn manifest_from_v1_predicate(
                 .ok_or_else(|| bad(format!("resources[{i}].{k} is missing or not a string")))
         };
         let name = field("name")?;
-        let algorithm = HashAlgorithm::from_name(field("algorithm")?)?;
-        if algorithm != serialization.hash {
+        // model_signing's API writes `sha256-sharded-1024` for shards; earlier writers (and
+        // this tool before) the bare hash name. Either must agree with the serialization.
+        let label = field("algorithm")?;
+        let bare = HashAlgorithm::from_name(label).ok() == Some(serialization.hash);
+        if label != resource_algorithm(&serialization) && !bare {
             return Err(bad(format!(
-                "resources[{i}] `{name}` uses {} but serialization.hash_type is {}",
-                algorithm.name(),
+                "resources[{i}] `{name}` uses `{label}` but the serialization is {} ({})",
+                resource_algorithm(&serialization),
                 serialization.hash.name()
             )));
         }
+        let algorithm = serialization.hash;
         let digest = Digest::from_hex(algorithm, field("digest")?)
             .map_err(|e| bad(format!("resources[{i}] `{name}`: {e}")))?;
         let key = ResourceKey::parse(name, serialization.method).map_err(|e| bad(e.to_string()))?;

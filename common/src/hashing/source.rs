@@ -108,6 +108,30 @@ pub struct Hashed {
 }
 
 impl Hashed {
+    /// The manifest of a model that is one file, as model_signing names it: when every
+    /// resource belongs to one file (and nothing else is there), that file becomes `.`.
+    pub fn as_single_file(self) -> Self {
+        let paths: std::collections::BTreeSet<&str> = self.manifest.items().map(|(k, _)| k.path()).collect();
+        let one_file = paths.len() == 1 && !paths.contains(".") && self.unsigned.is_empty();
+        if !one_file {
+            return self;
+        }
+        let items: Vec<_> = self
+            .manifest
+            .items()
+            .map(|(k, d)| {
+                let key = match k.range() {
+                    None => crate::formats::manifest::ResourceKey::file("."),
+                    Some((s, e)) => crate::formats::manifest::ResourceKey::shard(".", s, e),
+                };
+                (key, d.clone())
+            })
+            .collect();
+        let manifest =
+            Manifest::new(self.manifest.model_name.clone(), self.manifest.serialization.clone(), items);
+        Self { manifest, ..self }
+    }
+
     /// Compares with the signed manifest; unsigned files count as extra.
     pub fn compare(&self, signed: &Manifest) -> crate::formats::manifest::Comparison {
         let mut c = self.manifest.compare(signed);

@@ -242,13 +242,15 @@ fn safe_parent(root: &Path, rel: &str) -> Result<PathBuf, Error> {
 /// A file being written: temporary until its content matched the signature.
 struct Pending {
     name: String,
+    /// The signed resource path it is checked as (`.` for a single-file model).
+    resource: String,
     tmp: tempfile::NamedTempFile,
     hasher: StreamHasher,
     dest: PathBuf,
 }
 
 impl Pending {
-    fn new(root: &Path, name: &str, ser: &Serialization) -> Result<Self, Error> {
+    fn new(root: &Path, name: &str, resource: &str, ser: &Serialization) -> Result<Self, Error> {
         let dir = safe_parent(root, name)?;
         let tmp = tempfile::Builder::new()
             .prefix(".modelsig-pull-")
@@ -262,7 +264,13 @@ impl Pending {
             }
             .into());
         }
-        Ok(Self { name: name.into(), tmp, hasher: StreamHasher::new(name, ser.method, ser.hash), dest })
+        Ok(Self {
+            name: name.into(),
+            resource: resource.into(),
+            tmp,
+            hasher: StreamHasher::new(resource, ser.method, ser.hash),
+            dest,
+        })
     }
 
     /// Streams `src` to the temporary file, hashing it on the way.
@@ -284,7 +292,7 @@ impl Pending {
     fn commit(self, signed: &Manifest) -> Result<String, Error> {
         let computed = self.hasher.finish();
         signed
-            .check_file(&self.name, &computed)
+            .check_file(&self.resource, &computed)
             .map_err(|m| OciError::Content { what: self.name.clone(), problem: m.to_string() })?;
         self.tmp
             .persist(&self.dest)
@@ -294,13 +302,13 @@ impl Pending {
 }
 
 /// Is the file already in place with exactly the signed content (every signed resource)?
-fn local_matches(path: &Path, name: &str, ser: &Serialization, signed: &Manifest) -> bool {
+fn local_matches(path: &Path, resource: &str, ser: &Serialization, signed: &Manifest) -> bool {
     let Ok(meta) = std::fs::symlink_metadata(path) else { return false };
     if !meta.is_file() {
         return false;
     }
     let Ok(mut f) = std::fs::File::open(path) else { return false };
-    let mut h = StreamHasher::new(name, ser.method, ser.hash);
+    let mut h = StreamHasher::new(resource, ser.method, ser.hash);
     let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
     loop {
         match f.read(&mut buf) {
@@ -309,13 +317,27 @@ fn local_matches(path: &Path, name: &str, ser: &Serialization, signed: &Manifest
             Err(_) => return false,
         }
     }
-    signed.check_file(name, &h.finish()).is_ok()
+    signed.check_file(resource, &h.finish()).is_ok()
 }
 
 /// Bytes free for an unprivileged writer on the file system holding `dir`.
 fn free_space(dir: &Path) -> Option<u64> {
     let s = rustix::fs::statvfs(dir).ok()?;
     Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+/// The files a pull writes, and the signed resource each is checked as.
+struct Wanted {
+    paths: HashSet<String>,
+    /// The signature names its only resource `.` (model_signing's single-file model): the
+    /// artifact's one file is checked as it, whatever its name.
+    single: bool,
+}
+
+impl Wanted {
+    fn resource<'a>(&self, name: &'a str) -> Option<&'a str> {
+        if self.single { Some(".") } else { self.paths.contains(name).then_some(name) }
+    }
 }
 
 /// Checks, from the manifest alone and before anything is downloaded, what can be judged
@@ -325,7 +347,7 @@ fn precheck(
     model: &PackagedModel<'_>,
     signed: &Manifest,
     ser: &Serialization,
-    wanted: &HashSet<String>,
+    wanted: &Wanted,
     out: &Path,
 ) -> Result<(), Error> {
     let digest_is_resource = ser.method == crate::formats::manifest::Method::Files
@@ -346,12 +368,10 @@ fn precheck(
             }
             .into());
         }
-        if !wanted.contains(name) {
-            continue;
-        }
+        let Some(resource) = wanted.resource(name) else { continue };
         if digest_is_resource {
             let layer_digest = layer.desc.digest()?;
-            if let Some((_, want)) = signed.resources_of(name).next()
+            if let Some((_, want)) = signed.resources_of(resource).next()
                 && want.bytes() != layer_digest.bytes()
             {
                 return Err(OciError::Content {
@@ -397,11 +417,13 @@ pub fn pull(
     let signed = &sig.verified.manifest;
     let ser = serialization_for(&sig.model, signed, hash, &[]);
     let matcher = include_matcher(include)?;
-    let wanted: HashSet<String> =
+    let single = signed_paths(signed) == ["."];
+    let paths: HashSet<String> =
         signed_paths(signed).into_iter().filter(|p| include.is_empty() || matcher.is_match(p)).collect();
-    if wanted.is_empty() {
+    if paths.is_empty() && !single {
         return Err(Error::Usage("no signed file matches --include".into()));
     }
+    let wanted = Wanted { paths, single };
     std::fs::create_dir_all(out)
         .map_err(|source| crate::errors::OutputError { path: out.to_path_buf(), source })?;
     precheck(&sig.model, signed, &ser, &wanted, out)?;
@@ -412,14 +434,12 @@ pub fn pull(
         let what = format!("layer {i} ({})", layer.desc.digest_str);
         if layer.format == LayerFormat::Raw {
             let Some(name) = &layer.path else { continue };
-            if !wanted.contains(name) {
-                continue;
-            }
-            if local_matches(&out.join(name), name, &ser, signed) {
+            let Some(resource) = wanted.resource(name) else { continue };
+            if local_matches(&out.join(name), resource, &ser, signed) {
                 report.already_present.push(name.clone());
                 continue;
             }
-            let mut pending = Pending::new(out, name, &ser)?;
+            let mut pending = Pending::new(out, name, resource, &ser)?;
             pending.fill(&mut store.open_blob(&layer.desc, &what)?, &mut buf)?;
             report.written.push(pending.commit(signed)?);
             continue;
@@ -452,14 +472,12 @@ pub fn pull(
                 }
                 .into());
             }
-            if !wanted.contains(&name) {
-                continue;
-            }
-            if local_matches(&out.join(&name), &name, &ser, signed) {
+            let Some(resource) = wanted.resource(&name) else { continue };
+            if local_matches(&out.join(&name), resource, &ser, signed) {
                 report.already_present.push(name);
                 continue;
             }
-            let mut pending = Pending::new(out, &name, &ser)?;
+            let mut pending = Pending::new(out, &name, resource, &ser)?;
             pending.fill(&mut archive.data(), &mut buf)?;
             report.written.push(pending.commit(signed)?);
         }
@@ -467,7 +485,18 @@ pub fn pull(
         std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(OciError::from_io)?;
     }
     let done: HashSet<&String> = report.written.iter().chain(&report.already_present).collect();
-    let mut missing: Vec<&String> = wanted.iter().filter(|w| !done.contains(w)).collect();
+    if wanted.single && done.len() != 1 {
+        return Err(OciError::Content {
+            what: target.to_string(),
+            problem: format!(
+                "the signature covers a single-file model (`.`), but the artifact holds {} files",
+                done.len()
+            ),
+        }
+        .into());
+    }
+    let mut missing: Vec<&String> =
+        wanted.paths.iter().filter(|w| !wanted.single && !done.contains(w)).collect();
     if !missing.is_empty() {
         missing.sort();
         return Err(OciError::Content {

@@ -66,10 +66,13 @@ pub fn check_files(
     started: Instant,
 ) -> Result<VerifyReport, Error> {
     report.serialization = Some(signed.serialization.to_json());
+    // model_signing names the only resource of a single-file model `.`: the source's one
+    // file is checked as it, whatever its name in the artifact.
+    let single = signed_paths(signed) == ["."];
     let req = HashRequest {
         serialization: serialization_for(source, signed, &opts.hash, extra_ignored),
-        only: opts.ignore_unsigned_files.then(|| signed_paths(signed)),
-        signed: Some(signed_paths(signed).into_iter().collect()),
+        only: (opts.ignore_unsigned_files && !single).then(|| signed_paths(signed)),
+        signed: (!single).then(|| signed_paths(signed).into_iter().collect()),
         max_unpacked: opts.hash.max_unpacked_size,
         layers: opts.layers,
         threads: opts.hash.threads,
@@ -79,6 +82,7 @@ pub fn check_files(
         Err(SourceError::Oci(e)) if e.is_tampering() => return Ok(report.failed(e.to_string(), started)),
         Err(e) => return Err(e.into()),
     };
+    let hashed = if single { hashed.as_single_file() } else { hashed };
     report.bytes_hashed = hashed.bytes_read;
     Ok(report.with_comparison(hashed.compare(signed), started))
 }

@@ -63,6 +63,39 @@ fn content(what: &str, problem: impl Into<String>) -> OciError {
     OciError::Content { what: what.to_owned(), problem: problem.into() }
 }
 
+/// ORAS's annotation for a layer to extract (a directory pushed with `oras push DIR`).
+pub const ANNOTATION_ORAS_UNPACK: &str = "io.deis.oras.content.unpack";
+
+/// The OCI tar+gzip layer media type (what `oras push DIR` and oras-py use for directories).
+const OCI_TAR_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// How a layer of a generic (ORAS) artifact is extracted, as ORAS does: a file named by its
+/// title, or — with `io.deis.oras.content.unpack: "true"` — a tar archive of the directory
+/// named by its title. A `tar+gzip` layer without the annotation is refused: oras (Go)
+/// writes it as a file while oras-py extracts it, so no one reading fits both.
+fn oras_layer_format(d: &Descriptor) -> Result<LayerFormat, String> {
+    let mt = d.media_type.as_str();
+    let tar_kind = if mt.ends_with("tar+gzip") || mt.ends_with("tar.gzip") {
+        Some(LayerFormat::TarGzip)
+    } else if mt.ends_with("tar+zstd") {
+        Some(LayerFormat::TarZstd)
+    } else if mt.ends_with(".tar") {
+        Some(LayerFormat::Tar)
+    } else {
+        None
+    };
+    match (d.annotation(ANNOTATION_ORAS_UNPACK), tar_kind) {
+        (Some("true"), Some(format)) => Ok(format),
+        (Some("true"), None) => Err(format!(
+            "is annotated {ANNOTATION_ORAS_UNPACK}=true but its media type `{mt}` is not a tar archive"
+        )),
+        (_, _) if mt == OCI_TAR_GZIP => Err(format!(
+            "is a `{mt}` layer without {ANNOTATION_ORAS_UNPACK}: oras (Go) writes it as a file, oras-py extracts it as a directory; annotate it {ANNOTATION_ORAS_UNPACK}=true if it is a directory"
+        )),
+        _ => Ok(LayerFormat::Raw),
+    }
+}
+
 fn layer_what(i: usize, d: &Descriptor) -> String {
     format!("layer {i} ({})", d.digest_str)
 }
@@ -157,7 +190,7 @@ impl<'a> PackagedModel<'a> {
             let format = match format {
                 PackageFormat::ModelPack => modelpack::parse_layer_media_type(&d.media_type).map(|(_, f)| f),
                 PackageFormat::ModelKit => modelkit::parse_layer_media_type(&d.media_type).map(|(_, f)| f),
-                PackageFormat::Artifact => Some(LayerFormat::Raw),
+                PackageFormat::Artifact => Some(oras_layer_format(d).map_err(|p| content(&what, p))?),
             }
             .ok_or_else(|| content(&what, format!("unknown layer media type `{}`", d.media_type)))?;
             let annotated = modelpack::annotation(d, modelpack::ANNOTATION_FILEPATH)

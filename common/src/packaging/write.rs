@@ -19,7 +19,7 @@ use crate::io::Tap;
 use crate::oci::modelkit::{self, Entry, Kitfile, ModelSection};
 use crate::oci::modelpack::{self, Kind, LayerFormat, ModelConfig, ModelFs};
 use crate::oci::referrer;
-use crate::oci::{ANNOTATION_CREATED, Descriptor, ImageManifest, MEDIA_TYPE_MANIFEST};
+use crate::oci::{ANNOTATION_CREATED, ANNOTATION_TITLE, Descriptor, ImageManifest, MEDIA_TYPE_MANIFEST};
 use crate::oci::{OciDigest, OciLayout};
 use serde::Serialize;
 use std::io::{Read, Write};
@@ -324,6 +324,7 @@ pub fn pack(
                 diff_ids.push(desc.digest_str.clone());
                 layers.push(
                     desc.annotate(modelpack::ANNOTATION_FILEPATH, f.name.clone())
+                        .annotate(ANNOTATION_TITLE, f.name.clone())
                         .annotate(modelpack::ANNOTATION_FILE_METADATA, file_metadata(f))
                         .annotate(modelpack::ANNOTATION_MEDIATYPE_UNTESTED, "true"),
                 );
@@ -408,7 +409,10 @@ pub fn pack(
                     "dataset" => kitfile.datasets.push(entry),
                     _ => kitfile.docs.push(entry),
                 }
-                layers.push(desc.annotate(modelpack::ANNOTATION_FILEPATH, top.clone()));
+                layers.push(
+                    desc.annotate(modelpack::ANNOTATION_FILEPATH, top.clone())
+                        .annotate(ANNOTATION_TITLE, top.clone()),
+                );
             }
             (
                 modelkit::ARTIFACT_TYPE,
