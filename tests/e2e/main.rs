@@ -13,4 +13,5 @@ mod packaged;
 mod remote;
 mod tamper;
 mod tar_differential;
+mod third_party;
 mod vectors;
