@@ -100,16 +100,31 @@ fn attestations_in_both_cosign_formats_verify_and_fail_for_the_right_reasons() {
     // Legacy .att tag: a second attestation (another signer) is appended; an identical one
     // (deterministic ECDSA over the same statement) is not duplicated.
     let pki = Pki::generate(&cwd.join("pki"), "P-384");
-    for args in [
-        vec!["--key", "cosign.key"],
+    let att_url = format!("{base}/manifests/sha256-{}.att", digest.trim_start_matches("sha256:"));
+    let mut first_layer = serde_json::Value::Null;
+    for (i, args) in [
         vec!["--key", "cosign.key"],
         vec!["--private_key", &pki.path("key.pem")],
-    ] {
+        vec!["--key", "cosign.key"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let a = [&["attest", r.as_str(), "--new-bundle-format=false"][..], &args].concat();
         cosign_modelsig(cwd, &env, None, &a).ok("attest legacy");
+        if i == 0 {
+            first_layer = http_json(&att_url, MANIFEST)["layers"][0]["digest"].clone();
+        }
     }
-    let att =
-        http_json(&format!("{base}/manifests/sha256-{}.att", digest.trim_start_matches("sha256:")), MANIFEST);
+    let att = http_json(&att_url, MANIFEST);
+    // Re-attesting the first signer changed nothing (cosign's duplicate detector): it keeps
+    // its place, and the config records one history entry per layer, as mutate.Append does.
+    assert_eq!(att["layers"][0]["digest"], first_layer, "an identical attestation moved: {att}");
+    let cfg =
+        http_json(&format!("{base}/blobs/{}", att["config"]["digest"].as_str().unwrap_or_default()), "*/*");
+    let n = att["layers"].as_array().map(Vec::len).unwrap_or(0);
+    assert_eq!(cfg["rootfs"]["diff_ids"].as_array().map(Vec::len), Some(n), "{cfg}");
+    assert_eq!(cfg["history"].as_array().map(Vec::len), Some(n), "history does not follow the layers: {cfg}");
     assert_eq!(att["config"]["mediaType"], "application/vnd.oci.image.config.v1+json");
     let layers = att["layers"].as_array().cloned().unwrap_or_default();
     assert_eq!(layers.len(), 2, "legacy attestations are appended once each: {att}");

@@ -89,18 +89,24 @@ pub fn legacy_att_manifest(
     certs: Option<(&str, &str)>,
 ) -> Result<(Vec<u8>, ImageManifest), crate::errors::FormatError> {
     let mut layers: Vec<Descriptor> = existing.map(|m| m.layers.clone()).unwrap_or_default();
-    layers.retain(|l| l.digest_str != envelope.digest_str);
-    let mut layer = Descriptor { media_type: DSSE_MEDIA_TYPE.into(), ..envelope.clone() }
-        .annotate(ANNOTATION_SIGNATURE, "")
-        .annotate(ANNOTATION_PREDICATE_TYPE, predicate_type);
-    if let Some((cert, chain)) = certs {
-        layer = layer.annotate(ANNOTATION_CERTIFICATE, cert).annotate(ANNOTATION_CHAIN, chain);
+    // cosign's duplicate detector: the same envelope already attached changes nothing (it
+    // keeps its place); anything else is appended, as go-containerregistry's mutate.Append.
+    if !layers.iter().any(|l| l.digest_str == envelope.digest_str) {
+        let mut layer = Descriptor { media_type: DSSE_MEDIA_TYPE.into(), ..envelope.clone() }
+            .annotate(ANNOTATION_SIGNATURE, "")
+            .annotate(ANNOTATION_PREDICATE_TYPE, predicate_type);
+        if let Some((cert, chain)) = certs {
+            layer = layer.annotate(ANNOTATION_CERTIFICATE, cert).annotate(ANNOTATION_CHAIN, chain);
+        }
+        layers.push(layer);
     }
-    layers.push(layer);
     let diff_ids: Vec<String> = layers.iter().map(|l| l.digest_str.clone()).collect();
+    // mutate.Append records one history entry per layer (zero time, as cosign's layers have).
+    let history: Vec<serde_json::Value> =
+        layers.iter().map(|_| serde_json::json!({ "created": "0001-01-01T00:00:00Z" })).collect();
     let config = serde_json::json!({
         "architecture": "", "created": "0001-01-01T00:00:00Z",
-        "history": [{ "created": "0001-01-01T00:00:00Z" }],
+        "history": history,
         "os": "", "rootfs": { "type": "layers", "diff_ids": diff_ids }, "config": {},
     });
     let config = crate::io::to_json(&config, "attestation config")?;
