@@ -87,6 +87,10 @@ enum Command {
         /// Write cosign v3's bundle referrer (true) or the legacy sha256-<hex>.att tag (false).
         #[arg(long = "new-bundle-format", default_value_t = true, action = ArgAction::Set)]
         new_bundle_format: bool,
+        /// Record key and certificate attestations in the transparency log, as cosign does
+        /// by default (the Rekor of --trust_config, else Sigstore's public good).
+        #[arg(long = "tlog-upload", default_value_t = true, action = ArgAction::Set)]
+        tlog_upload: bool,
         #[command(flatten)]
         hashing: HashingArgs,
         #[command(flatten)]
@@ -141,9 +145,12 @@ struct CosignTrust {
     /// Keyless: expected OIDC issuer.
     #[arg(long = "certificate-oidc-issuer")]
     certificate_oidc_issuer: Option<String>,
-    /// Keyless: trusted root JSON (default: built-in public good).
+    /// Trusted root JSON: Fulcio and the transparency logs (default: built-in public good).
     #[arg(long = "trusted-root")]
     trusted_root: Option<PathBuf>,
+    /// Accept key or certificate attestations without a transparency log entry (cosign's flag).
+    #[arg(long = "insecure-ignore-tlog", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    insecure_ignore_tlog: bool,
 }
 
 impl CosignTrust {
@@ -231,6 +238,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             identity_token,
             trust_config,
             new_bundle_format,
+            tlog_upload,
             hashing,
             registry,
             output,
@@ -274,8 +282,14 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             };
             let r = Reference::parse(&reference).map_err(|e| fail(e.into()))?;
             let client = Client::new(&r.registry, registry.options());
-            let rep = attest::attest(&r, &client, &material, new_bundle_format, &hashing.options())
-                .map_err(fail)?;
+            let tlog = if tlog_upload {
+                Some(attest::TlogUpload::from_trust_config(trust_config.as_deref()).map_err(fail)?)
+            } else {
+                None
+            };
+            let rep =
+                attest::attest(&r, &client, &material, new_bundle_format, &hashing.options(), tlog.as_ref())
+                    .map_err(fail)?;
             match fmt {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rep).unwrap_or_default()),
                 OutputFormat::Text => {
@@ -285,9 +299,15 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             Ok(0)
         }
         Command::VerifyAttestation { reference, trust, check } => {
-            let policy = trust.policy().map_err(|e| (e, check.output.output))?;
+            let fail = |e| (e, check.output.output);
+            let policy = trust.policy().map_err(fail)?;
+            let tlog = attest::TlogCheck {
+                root: modelsig_common::crypto::trust::trusted_root(trust.trusted_root.as_deref(), false)
+                    .map_err(fail)?,
+                insecure_ignore_tlog: trust.insecure_ignore_tlog,
+            };
             check_remote(&reference, &check, |r, client, hash, opts| {
-                attest::verify_attestation(r, client, &policy, &check.predicate_type, hash, opts)
+                attest::verify_attestation(r, client, &policy, &check.predicate_type, hash, opts, &tlog)
             })
         }
         Command::Check { reference, check } => {

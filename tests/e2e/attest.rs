@@ -3,6 +3,7 @@
 //! `cosign verify-attestation` plus the file-level check, each failure with its own message,
 //! and a round trip with a cosign-format key pair (scrypt + secretbox) made in the test.
 
+use crate::sigstore_services::SigstoreServices;
 use modelsig_common::crypto::cosign_key::encrypt_cosign_key;
 use modelsig_e2e::registry::Registry;
 use modelsig_e2e::{Pki, Shape, cosign_modelsig, make_model, oras, translate};
@@ -39,6 +40,10 @@ fn attestations_in_both_cosign_formats_verify_and_fail_for_the_right_reasons() {
     make_model(cwd, Shape::Nested);
     cosign_keys(cwd, "pw");
     let env = [("COSIGN_PASSWORD", "pw")];
+    // A local Rekor (and Fulcio) test double: attestations are logged there, as cosign logs
+    // them by default, and verification requires the entry.
+    let svc = SigstoreServices::start(cwd);
+    let tc = svc.trust_config.display().to_string();
     let r = format!("{}/models/att:v1", reg.addr);
     oras(cwd, &["push", "model", &r]).ok("push");
     let base = format!("http://{}/v2/models/att", reg.addr);
@@ -57,7 +62,12 @@ fn attestations_in_both_cosign_formats_verify_and_fail_for_the_right_reasons() {
     };
 
     // New bundle format (default), with a cosign key file.
-    let a = cosign_modelsig(cwd, &env, None, &["attest", &r, "--key", "cosign.key", "--output", "json"]);
+    let a = cosign_modelsig(
+        cwd,
+        &env,
+        None,
+        &["attest", &r, "--key", "cosign.key", "--trust_config", &tc, "--output", "json"],
+    );
     a.ok("attest (new bundle format)");
     let rep: serde_json::Value = serde_json::from_str(&a.stdout).unwrap_or_default();
     assert_eq!(rep["subject"], digest);
@@ -89,13 +99,21 @@ fn attestations_in_both_cosign_formats_verify_and_fail_for_the_right_reasons() {
         .unwrap_or_default();
     let stmt: serde_json::Value = serde_json::from_slice(&payload).unwrap_or_default();
     assert_eq!(stmt["subject"][0]["digest"]["sha256"], digest.trim_start_matches("sha256:"));
+    let entries = bundle["verificationMaterial"]["tlogEntries"].as_array().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 1, "the key attestation carries its transparency log entry: {bundle}");
+    assert!(entries[0]["inclusionProof"]["checkpoint"]["envelope"].is_string());
     assert_eq!(stmt["predicateType"], PREDICATE);
     let local: serde_json::Value =
         serde_json::from_str(&translate(cwd, &["manifest", "model"]).stdout).unwrap_or_default();
     assert_eq!(stmt["predicate"]["resources"], local["resources"]);
 
-    cosign_modelsig(cwd, &[], None, &["verify-attestation", &r, "--key", "cosign.pub"])
-        .ok("verify-attestation (new)");
+    cosign_modelsig(
+        cwd,
+        &[],
+        None,
+        &["verify-attestation", &r, "--key", "cosign.pub", "--trusted-root", &tc],
+    )
+    .ok("verify-attestation (new)");
 
     // Legacy .att tag: a second attestation (another signer) is appended; an identical one
     // (deterministic ECDSA over the same statement) is not duplicated.
@@ -110,7 +128,8 @@ fn attestations_in_both_cosign_formats_verify_and_fail_for_the_right_reasons() {
     .into_iter()
     .enumerate()
     {
-        let a = [&["attest", r.as_str(), "--new-bundle-format=false"][..], &args].concat();
+        let a =
+            [&["attest", r.as_str(), "--new-bundle-format=false", "--trust_config", &tc][..], &args].concat();
         cosign_modelsig(cwd, &env, None, &a).ok("attest legacy");
         if i == 0 {
             first_layer = http_json(&att_url, MANIFEST)["layers"][0]["digest"].clone();
@@ -129,33 +148,91 @@ fn attestations_in_both_cosign_formats_verify_and_fail_for_the_right_reasons() {
     let layers = att["layers"].as_array().cloned().unwrap_or_default();
     assert_eq!(layers.len(), 2, "legacy attestations are appended once each: {att}");
     for l in &layers {
+        assert!(
+            l["annotations"]["dev.sigstore.cosign/bundle"].is_string(),
+            "legacy layer without its Rekor bundle: {l}"
+        );
         assert_eq!(l["mediaType"], "application/vnd.dsse.envelope.v1+json");
         assert_eq!(l["annotations"]["dev.cosignproject.cosign/signature"], "");
         assert_eq!(l["annotations"]["predicateType"], PREDICATE);
     }
 
-    cosign_modelsig(cwd, &[], None, &["verify-attestation", &r, "--key", &pki.path("key.pub")])
-        .ok("verify legacy");
+    cosign_modelsig(
+        cwd,
+        &[],
+        None,
+        &["verify-attestation", &r, "--key", &pki.path("key.pub"), "--trusted-root", &tc],
+    )
+    .ok("verify legacy");
+
+    // The log must be one the verifier trusts: with the public-good root it is not.
+    let v = cosign_modelsig(cwd, &[], None, &["verify-attestation", &r, "--key", "cosign.pub"]);
+    v.expect_code(1, "untrusted log");
+    assert!(v.stderr.contains("is not in the trusted root"), "{}", v.stderr);
+    // Without a log entry (--tlog-upload=false) cosign's default refuses, and says why;
+    // --insecure-ignore-tlog accepts it.
+    let r3 = format!("{}/models/nolog:v1", reg.addr);
+    oras(cwd, &["push", "model", &r3]).ok("push");
+    cosign_modelsig(cwd, &env, None, &["attest", &r3, "--key", "cosign.key", "--tlog-upload=false"])
+        .ok("attest without log");
+    let v = cosign_modelsig(
+        cwd,
+        &[],
+        None,
+        &["verify-attestation", &r3, "--key", "cosign.pub", "--trusted-root", &tc],
+    );
+    v.expect_code(1, "no log entry");
+    assert!(
+        v.stderr.contains("no transparency log entry") && v.stderr.contains("--insecure-ignore-tlog"),
+        "{}",
+        v.stderr
+    );
+    cosign_modelsig(
+        cwd,
+        &[],
+        None,
+        &["verify-attestation", &r3, "--key", "cosign.pub", "--insecure-ignore-tlog=true"],
+    )
+    .ok("--insecure-ignore-tlog accepts it");
 
     // Each failure with its own message.
     let wrong = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     cosign_keys(wrong.path(), "x");
     let other_pub = wrong.path().join("cosign.pub").display().to_string();
-    let v = cosign_modelsig(cwd, &[], None, &["verify-attestation", &r, "--key", &other_pub]);
+    let v = cosign_modelsig(
+        cwd,
+        &[],
+        None,
+        &["verify-attestation", &r, "--key", &other_pub, "--trusted-root", &tc],
+    );
     v.expect_code(1, "wrong key");
     assert!(v.stderr.contains("key mismatch"), "{}", v.stderr);
     let v = cosign_modelsig(
         cwd,
         &[],
         None,
-        &["verify-attestation", &r, "--key", "cosign.pub", "--type", "https://example.com/other"],
+        &[
+            "verify-attestation",
+            &r,
+            "--key",
+            "cosign.pub",
+            "--type",
+            "https://example.com/other",
+            "--trusted-root",
+            &tc,
+        ],
     );
     v.expect_code(1, "wrong predicate type");
     assert!(v.stderr.contains("predicate type is"), "{}", v.stderr);
     let r2 = format!("{}/models/other:v1", reg.addr);
     make_model(&cwd.join("m2"), Shape::Unicode);
     oras(cwd, &["push", "m2/model", &r2]).ok("push other");
-    let v = cosign_modelsig(cwd, &[], None, &["verify-attestation", &r2, "--key", "cosign.pub"]);
+    let v = cosign_modelsig(
+        cwd,
+        &[],
+        None,
+        &["verify-attestation", &r2, "--key", "cosign.pub", "--trusted-root", &tc],
+    );
     v.expect_code(1, "other manifest");
     assert!(v.stderr.contains("no attestations found"), "{}", v.stderr);
 
@@ -177,23 +254,101 @@ fn tampered_layers_and_predicates_are_rejected() {
     make_model(cwd, Shape::Nested);
     let r = format!("{}/models/tt:v1", reg.addr);
     oras(cwd, &["push", "model", &r]).ok("push");
-    cosign_modelsig(cwd, &[], None, &["attest", &r, "--private_key", &pki.path("key.pem")])
-        .ok("attest with a PEM key");
-    cosign_modelsig(cwd, &[], None, &["verify-attestation", &r, "--key", &pki.path("key.pub")]).ok("verify");
+    cosign_modelsig(
+        cwd,
+        &[],
+        None,
+        &["attest", &r, "--private_key", &pki.path("key.pem"), "--tlog-upload=false"],
+    )
+    .ok("attest with a PEM key");
+    cosign_modelsig(
+        cwd,
+        &[],
+        None,
+        &["verify-attestation", &r, "--key", &pki.path("key.pub"), "--insecure-ignore-tlog"],
+    )
+    .ok("verify");
     // The attacker re-pushes the tag with one layer changed: the attestation names the old
     // manifest digest, so the new manifest has none.
     let p = cosign_modelsig(cwd, &[], None, &["predicate", &r, "-o", "predicate.json"]);
     p.ok("predicate");
     std::fs::write(cwd.join("model/config.json"), b"{\"layers\": 3}").unwrap_or_else(|e| panic!("{e}"));
     oras(cwd, &["push", "model", &r]).ok("attacker re-push");
-    let v = cosign_modelsig(cwd, &[], None, &["verify-attestation", &r, "--key", &pki.path("key.pub")]);
+    let v = cosign_modelsig(
+        cwd,
+        &[],
+        None,
+        &["verify-attestation", &r, "--key", &pki.path("key.pub"), "--insecure-ignore-tlog"],
+    );
     v.expect_code(1, "tampered layer (new manifest)");
     assert!(v.stderr.contains("no attestations found"), "{}", v.stderr);
     // A forged predicate (attested with another key) is refused by signature.
     let forger = Pki::generate(&cwd.join("forger"), "P-256");
-    cosign_modelsig(cwd, &[], None, &["attest", &r, "--private_key", &forger.path("key.pem")])
-        .ok("forged attest");
-    let v = cosign_modelsig(cwd, &[], None, &["verify-attestation", &r, "--key", &pki.path("key.pub")]);
+    cosign_modelsig(
+        cwd,
+        &[],
+        None,
+        &["attest", &r, "--private_key", &forger.path("key.pem"), "--tlog-upload=false"],
+    )
+    .ok("forged attest");
+    let v = cosign_modelsig(
+        cwd,
+        &[],
+        None,
+        &["verify-attestation", &r, "--key", &pki.path("key.pub"), "--insecure-ignore-tlog"],
+    );
     v.expect_code(1, "forged predicate");
     assert!(v.stderr.contains("key mismatch"), "{}", v.stderr);
+}
+
+#[test]
+fn keyless_attestations_in_both_formats_verify_against_a_local_sigstore() {
+    let reg = Registry::start();
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cwd = t.path();
+    make_model(cwd, Shape::Nested);
+    let svc = SigstoreServices::start(cwd);
+    let tc = svc.trust_config.display().to_string();
+    let token =
+        modelsig_common::crypto::keyless::fake_sigstore::token("dev@example.com", "https://issuer.example");
+    for format in ["true", "false"] {
+        let r = format!("{}/models/keyless-{format}:v1", reg.addr);
+        oras(cwd, &["push", "model", &r]).ok("push");
+        let fmt = format!("--new-bundle-format={format}");
+        cosign_modelsig(
+            cwd,
+            &[],
+            None,
+            &["attest", &r, "--identity-token", &token, "--trust_config", &tc, &fmt],
+        )
+        .ok("keyless attest");
+        let id = [
+            "--certificate-identity",
+            "dev@example.com",
+            "--certificate-oidc-issuer",
+            "https://issuer.example",
+        ];
+        let v = cosign_modelsig(
+            cwd,
+            &[],
+            None,
+            &[&["verify-attestation", r.as_str()][..], &id, &["--trusted-root", &tc]].concat(),
+        );
+        v.ok(&format!("keyless verify-attestation ({format})"));
+        assert!(v.stdout.contains("dev@example.com"), "{}", v.stdout);
+        let wrong = [
+            "--certificate-identity",
+            "eve@example.com",
+            "--certificate-oidc-issuer",
+            "https://issuer.example",
+        ];
+        let v = cosign_modelsig(
+            cwd,
+            &[],
+            None,
+            &[&["verify-attestation", r.as_str()][..], &wrong, &["--trusted-root", &tc]].concat(),
+        );
+        v.expect_code(1, "wrong identity");
+        assert!(v.stderr.contains("identity mismatch"), "{}", v.stderr);
+    }
 }

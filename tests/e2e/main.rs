@@ -11,6 +11,7 @@ mod interop;
 mod matrix;
 mod packaged;
 mod remote;
+mod sigstore_services;
 mod tamper;
 mod tar_differential;
 mod third_party;

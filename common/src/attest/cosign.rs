@@ -14,11 +14,82 @@
 //! empty `dev.cosignproject.cosign/signature`, appended to the attestations already there.
 
 use crate::errors::{Error, SignatureError};
+use crate::formats::bundle::{InclusionPromise, KindVersion, LogId, TlogEntry};
 use crate::formats::dsse::Envelope;
 use crate::formats::intoto::{STATEMENT_V1, Statement, Subject};
 use crate::formats::manifest::Manifest;
 use crate::oci::{Descriptor, ImageManifest, MEDIA_TYPE_MANIFEST, OciDigest};
 use std::collections::BTreeMap;
+
+/// Legacy layer annotation holding the Rekor entry (cosign's `RekorBundle`).
+pub const ANNOTATION_BUNDLE: &str = "dev.sigstore.cosign/bundle";
+
+/// cosign's `RekorBundle` (the legacy annotation): the signed entry timestamp and what it
+/// signs.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RekorBundle {
+    #[serde(rename = "SignedEntryTimestamp")]
+    signed_entry_timestamp: String,
+    #[serde(rename = "Payload")]
+    payload: RekorBundlePayload,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RekorBundlePayload {
+    body: String,
+    integrated_time: i64,
+    log_index: i64,
+    #[serde(rename = "logID")]
+    log_id: String,
+}
+
+/// The legacy annotation for a log entry (which must carry its signed entry timestamp).
+pub fn rekor_bundle_annotation(entry: &TlogEntry) -> Result<String, SignatureError> {
+    let set = entry
+        .inclusion_promise
+        .as_ref()
+        .ok_or_else(|| SignatureError::Material("the log entry has no signed entry timestamp".into()))?;
+    let key_id = crate::formats::bundle::decode_b64(&entry.log_id.key_id, "logId.keyId")?;
+    let b = RekorBundle {
+        signed_entry_timestamp: set.signed_entry_timestamp.clone(),
+        payload: RekorBundlePayload {
+            body: entry.canonicalized_body.clone(),
+            integrated_time: entry.integrated_time,
+            log_index: entry.log_index,
+            log_id: hex::encode(key_id),
+        },
+    };
+    Ok(String::from_utf8(crate::io::to_json(&b, "Rekor bundle")?).unwrap_or_default())
+}
+
+/// The log entry a legacy annotation describes (no inclusion proof: cosign's legacy
+/// attestations carry the signed entry timestamp only).
+pub fn entry_from_rekor_bundle(annotation: &str) -> Result<TlogEntry, SignatureError> {
+    use base64::Engine as _;
+    let b: RekorBundle = serde_json::from_str(annotation)
+        .map_err(|e| SignatureError::Material(format!("{ANNOTATION_BUNDLE}: {e}")))?;
+    let body = crate::formats::bundle::decode_b64(&b.payload.body, "Rekor bundle body")?;
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Kind {
+        kind: String,
+        api_version: String,
+    }
+    let kind: Kind = serde_json::from_slice(&body)
+        .map_err(|e| SignatureError::Material(format!("{ANNOTATION_BUNDLE}: entry body: {e}")))?;
+    let key_id = hex::decode(&b.payload.log_id)
+        .map_err(|_| SignatureError::Material(format!("{ANNOTATION_BUNDLE}: logID is not hex")))?;
+    Ok(TlogEntry {
+        log_index: b.payload.log_index,
+        log_id: LogId { key_id: base64::engine::general_purpose::STANDARD.encode(key_id) },
+        kind_version: KindVersion { kind: kind.kind, version: kind.api_version },
+        integrated_time: b.payload.integrated_time,
+        inclusion_promise: Some(InclusionPromise { signed_entry_timestamp: b.signed_entry_timestamp }),
+        inclusion_proof: None,
+        canonicalized_body: b.payload.body,
+    })
+}
 
 /// Media type of legacy attestation layers.
 pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
@@ -87,6 +158,7 @@ pub fn legacy_att_manifest(
     envelope: &Descriptor,
     predicate_type: &str,
     certs: Option<(&str, &str)>,
+    rekor_bundle: Option<&str>,
 ) -> Result<(Vec<u8>, ImageManifest), crate::errors::FormatError> {
     let mut layers: Vec<Descriptor> = existing.map(|m| m.layers.clone()).unwrap_or_default();
     // cosign's duplicate detector: the same envelope already attached changes nothing (it
@@ -97,6 +169,9 @@ pub fn legacy_att_manifest(
             .annotate(ANNOTATION_PREDICATE_TYPE, predicate_type);
         if let Some((cert, chain)) = certs {
             layer = layer.annotate(ANNOTATION_CERTIFICATE, cert).annotate(ANNOTATION_CHAIN, chain);
+        }
+        if let Some(b) = rekor_bundle {
+            layer = layer.annotate(ANNOTATION_BUNDLE, b);
         }
         layers.push(layer);
     }

@@ -4,6 +4,10 @@
 //! type), then check the predicate's files against the manifest's layers.
 
 use crate::attest::cosign;
+use crate::crypto::keyless::rekor;
+use crate::crypto::keyless::signer::{Transport, log_envelope};
+use crate::crypto::keyless::trust_root::TrustedRoot;
+use crate::crypto::keys::pem_encode;
 use crate::crypto::signature::{Signer, TrustPolicy, verify_signed_payload};
 use crate::crypto::signing::{SigningMaterial, sign_payload};
 use crate::errors::{Error, SignatureError};
@@ -34,13 +38,98 @@ pub struct AttestReport {
     pub resources: usize,
 }
 
-/// Attests a model: statement subject = the manifest digest, predicate = model_signing's.
+/// Where key- and certificate-signed attestations are recorded (cosign's default
+/// `--tlog-upload=true`): the Rekor to write to, how to reach it, and the root the entry must
+/// verify against before anything is pushed.
+pub struct TlogUpload {
+    /// Rekor base URL.
+    pub rekor: String,
+    /// How to reach it.
+    pub transport: Box<dyn Transport>,
+    /// The trusted root that knows the log.
+    pub root: TrustedRoot,
+}
+
+impl TlogUpload {
+    /// The Rekor and root of a `ClientTrustConfig` file (its signing config's log), or
+    /// Sigstore's public-good ones.
+    #[cfg(feature = "http")]
+    pub fn from_trust_config(trust_config: Option<&std::path::Path>) -> Result<Self, Error> {
+        use crate::crypto::keyless::signer::Services;
+        let (root, services) = match trust_config {
+            Some(p) => {
+                let bytes = std::fs::read(p)
+                    .map_err(|source| crate::errors::KeyError::Io { path: p.to_path_buf(), source })?;
+                let root = TrustedRoot::from_json(&bytes, &p.display().to_string())?;
+                let services = Services::from_trust_config(&bytes).ok_or_else(|| {
+                    Error::Usage(format!("{}: no signingConfig with a Rekor URL", p.display()))
+                })?;
+                (root, services)
+            }
+            None => (TrustedRoot::builtin()?, Services::default()),
+        };
+        Ok(Self {
+            rekor: services.rekor,
+            transport: Box::new(crate::crypto::keyless::http::HttpTransport::new(
+                std::time::Duration::from_secs(60),
+            )),
+            root,
+        })
+    }
+}
+
+/// cosign's transparency-log rule for key- and certificate-signed attestations: an entry is
+/// required and verified against `root`, unless `insecure_ignore_tlog`.
+pub struct TlogCheck {
+    /// The root whose logs are trusted.
+    pub root: TrustedRoot,
+    /// `--insecure-ignore-tlog`: accept attestations without a log entry.
+    pub insecure_ignore_tlog: bool,
+}
+
+/// Records the signed envelope of `bundle` in the log and adds the entry to the bundle,
+/// after checking the entry (SET, inclusion proof, body = this envelope and verifier).
+fn log_bundle(
+    bundle: &mut Bundle,
+    payload: &[u8],
+    material: &SigningMaterial,
+    t: &TlogUpload,
+) -> Result<(), Error> {
+    let (pem, verifier_der) = match material {
+        SigningMaterial::Key(k) => {
+            (pem_encode("PUBLIC KEY", k.public_key().spki_der()), k.public_key().spki_der().to_vec())
+        }
+        SigningMaterial::Certificate { chain, .. } => {
+            let leaf =
+                chain.first().ok_or_else(|| SignatureError::Material("no signing certificate".into()))?;
+            (pem_encode("CERTIFICATE", leaf.der()), leaf.der().to_vec())
+        }
+        // Keyless bundles carry their entry already.
+        SigningMaterial::Keyless { .. } => return Ok(()),
+    };
+    let env = bundle.envelope().map_err(SignatureError::from)?.clone();
+    let sig = envelope_signature(&env)?;
+    let entry = log_envelope(&env, &pem, &t.rekor, t.transport.as_ref())?;
+    rekor::verify_entry(&entry, &t.root, payload, &sig, &verifier_der, true).map_err(SignatureError::from)?;
+    bundle.verification_material.tlog_entries = vec![entry];
+    Ok(())
+}
+
+fn envelope_signature(env: &Envelope) -> Result<Vec<u8>, SignatureError> {
+    let s =
+        env.signatures.first().ok_or_else(|| SignatureError::Material("envelope has no signature".into()))?;
+    Ok(crate::formats::bundle::decode_b64(&s.sig, "dsseEnvelope.signatures[0].sig")?)
+}
+
+/// Attests a model: statement subject = the manifest digest, predicate = model_signing's;
+/// with `tlog`, key and certificate signatures are recorded in a transparency log first.
 pub fn attest(
     target: &Reference,
     client: &Client,
     material: &SigningMaterial,
     new_format: bool,
     hash: &HashOptions,
+    tlog: Option<&TlogUpload>,
 ) -> Result<AttestReport, Error> {
     let repo = client.repo(&target.repository);
     let subject = resolve(&repo, target)?.desc;
@@ -49,7 +138,10 @@ pub fn attest(
     let (model, _) = remote_manifest(&pinned, client, hash)?;
     let name = format!("{}/{}", target.registry, target.repository);
     let payload = cosign::statement(&name, &digest, &model).to_payload()?;
-    let bundle = sign_payload(&payload, material)?;
+    let mut bundle = sign_payload(&payload, material)?;
+    if let Some(t) = tlog {
+        log_bundle(&mut bundle, &payload, material, t)?;
+    }
     let stored_as = if new_format {
         let bytes = bundle.to_json()?;
         let blob = Descriptor { media_type: referrer::BUNDLE_MEDIA_TYPE.into(), ..repo.push_bytes(&bytes)? };
@@ -65,20 +157,26 @@ pub fn attest(
             Some(m) => Some(ImageManifest::from_json(&m.bytes, &tag)?),
             None => None,
         };
-        let chain_pems = match material {
-            SigningMaterial::Certificate { chain, .. } => {
-                let pems: Vec<String> =
-                    chain.iter().map(|c| crate::crypto::keys::pem_encode("CERTIFICATE", c.der())).collect();
-                pems.split_first().map(|(leaf, rest)| (leaf.clone(), rest.concat()))
-            }
-            _ => None,
+        // cosign's certificate annotations: the signing certificate and its chain (given
+        // ones for certificate signing, Fulcio's for keyless).
+        let ders: Vec<Vec<u8>> = match material {
+            SigningMaterial::Certificate { chain, .. } => chain.iter().map(|c| c.der().to_vec()).collect(),
+            SigningMaterial::Keyless { .. } => bundle.certificates().map_err(SignatureError::from)?,
+            SigningMaterial::Key(_) => Vec::new(),
         };
+        let pems: Vec<String> = ders.iter().map(|d| pem_encode("CERTIFICATE", d)).collect();
+        let chain_pems = pems.split_first().map(|(leaf, rest)| (leaf.clone(), rest.concat()));
         let certs = chain_pems.as_ref().map(|(l, c)| (l.as_str(), c.as_str()));
+        let rekor_bundle = match bundle.verification_material.tlog_entries.first() {
+            Some(e) => Some(cosign::rekor_bundle_annotation(e)?),
+            None => None,
+        };
         let (config, manifest) = cosign::legacy_att_manifest(
             existing.as_ref(),
             &env_desc,
             crate::formats::predicate::PREDICATE_V1,
             certs,
+            rekor_bundle.as_deref(),
         )?;
         repo.push_bytes(&config)?;
         repo.push_manifest(&tag, &manifest.to_json()?, MEDIA_TYPE_MANIFEST)?;
@@ -116,14 +214,14 @@ fn candidates(
             let Ok(env) = serde_json::from_slice::<Envelope>(&bytes) else { continue };
             out.push((
                 format!("{} layer {}", cosign::att_tag(digest), layer.digest_str),
-                legacy_bundle(env, layer),
+                legacy_bundle(env, layer)?,
             ));
         }
     }
     Ok(out)
 }
 
-fn legacy_bundle(envelope: Envelope, layer: &Descriptor) -> Bundle {
+fn legacy_bundle(envelope: Envelope, layer: &Descriptor) -> Result<Bundle, SignatureError> {
     let mut certs = Vec::new();
     for key in [cosign::ANNOTATION_CERTIFICATE, cosign::ANNOTATION_CHAIN] {
         if let Some(pem) = layer.annotation(key)
@@ -132,15 +230,59 @@ fn legacy_bundle(envelope: Envelope, layer: &Descriptor) -> Bundle {
             certs.extend(chain.iter().map(|c| RawBytes::new(c.der())));
         }
     }
-    Bundle {
-        media_type: BUNDLE_V03.into(),
+    let tlog_entries = match layer.annotation(cosign::ANNOTATION_BUNDLE) {
+        Some(a) => vec![cosign::entry_from_rekor_bundle(a)?],
+        None => Vec::new(),
+    };
+    // cosign's legacy Rekor bundle has a signed entry timestamp but no inclusion proof: read
+    // it as the bundle version that allowed that.
+    let media_type = if tlog_entries.iter().any(|e| e.inclusion_proof.is_none()) {
+        crate::formats::bundle::BUNDLE_MEDIA_TYPES[0]
+    } else {
+        BUNDLE_V03
+    };
+    Ok(Bundle {
+        media_type: media_type.into(),
         verification_material: VerificationMaterial {
             x509_certificate_chain: (!certs.is_empty()).then_some(CertificateChain { certificates: certs }),
+            tlog_entries,
             ..Default::default()
         },
         dsse_envelope: Some(envelope),
         message_signature: None,
-    }
+    })
+}
+
+/// cosign's log rule for an attestation that verified with a key or certificate: its entry
+/// verifies (SET; inclusion proof when present; body = this envelope, signature and
+/// verifier), or there is none and the caller accepted that.
+fn check_tlog(bundle: &Bundle, payload: &[u8], policy: &TrustPolicy, tlog: &TlogCheck) -> Result<(), Error> {
+    let verifier_der = match policy {
+        // verify_bundle checked the log of keyless bundles already.
+        TrustPolicy::Sigstore { .. } => return Ok(()),
+        TrustPolicy::Key(k) => k.spki_der().to_vec(),
+        TrustPolicy::Certificate { .. } => bundle
+            .certificates()
+            .map_err(SignatureError::from)?
+            .first()
+            .cloned()
+            .ok_or_else(|| SignatureError::Material("no signing certificate".into()))?,
+    };
+    let Some(entry) = bundle.verification_material.tlog_entries.first() else {
+        if tlog.insecure_ignore_tlog {
+            return Ok(());
+        }
+        return Err(SignatureError::Material(
+            "the attestation has no transparency log entry; cosign verify-attestation requires one (--insecure-ignore-tlog=true accepts it)".into(),
+        )
+        .into());
+    };
+    let env = bundle.envelope().map_err(SignatureError::from)?;
+    let sig = envelope_signature(env)?;
+    let with_proof = entry.inclusion_proof.is_some();
+    rekor::verify_entry(entry, &tlog.root, payload, &sig, &verifier_der, with_proof)
+        .map_err(SignatureError::from)?;
+    Ok(())
 }
 
 /// Verifies the model attestations of a reference like `cosign verify-attestation`, then
@@ -152,6 +294,7 @@ pub fn verify_attestation(
     predicate_type: &str,
     hash: &HashOptions,
     opts: &RemoteVerifyOptions,
+    tlog: &TlogCheck,
 ) -> Result<VerifyReport, Error> {
     let started = Instant::now();
     let mut report = VerifyReport::new(target.to_string(), "attestation".into());
@@ -162,9 +305,14 @@ pub fn verify_attestation(
     let mut reasons = Vec::new();
     let mut found: Option<(Manifest, Signer)> = None;
     for (wher, bundle) in candidates(client, target, &digest)? {
-        let checked = verify_signed_payload(&bundle, policy).and_then(|(payload, signer)| {
-            cosign::check_statement(&payload, &digest, predicate_type).map(|m| (m, signer))
-        });
+        let checked = verify_signed_payload(&bundle, policy)
+            .map_err(Error::from)
+            .and_then(|(payload, signer)| {
+                check_tlog(&bundle, &payload, policy, tlog).map(|()| (payload, signer))
+            })
+            .and_then(|(payload, signer)| {
+                Ok(cosign::check_statement(&payload, &digest, predicate_type).map(|m| (m, signer))?)
+            });
         match checked {
             Ok(ok) => {
                 found = Some(ok);

@@ -45,6 +45,11 @@ impl Cert {
 
     /// Parses every CERTIFICATE block of a PEM text.
     pub fn from_pem_chain(text: &[u8]) -> Result<Vec<Self>, CertError> {
+        // x509-cert 0.2's load_pem_chain underflows (panics in debug builds) on input that is
+        // empty once trailing newlines are stripped; no PEM block means no certificate.
+        if text.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Vec::new());
+        }
         let certs = x509_cert::Certificate::load_pem_chain(text).map_err(CertError::Pem)?;
         certs
             .into_iter()
@@ -486,4 +491,17 @@ pub fn fmt_time(t: u64) -> String {
         .ok()
         .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_else(|| t.to_string())
+}
+
+#[cfg(test)]
+mod pem_tests {
+    use super::*;
+
+    #[test]
+    fn empty_or_blank_pem_text_holds_no_certificate() {
+        for text in [&b""[..], b"\n", b"\r\n\r\n", b"  \n"] {
+            assert!(Cert::from_pem_chain(text).is_ok_and(|c| c.is_empty()), "{text:?}");
+        }
+        assert!(Cert::from_pem_chain(b"not pem").is_err());
+    }
 }

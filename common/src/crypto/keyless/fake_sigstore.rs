@@ -1,10 +1,10 @@
 //! An in-process fake Fulcio + Rekor (+ CT log) for testing keyless signing and
 //! verification without any network: it issues real certificates with embedded SCTs,
 //! real signed entry timestamps, inclusion proofs and checkpoints, from its own keys.
+//! Built for the unit tests, and with the `test-services` feature for the end-to-end tests
+//! (which serve it over HTTP on 127.0.0.1); never part of a release build.
 
-use super::signer::{
-    IdentityToken, Services, Transport, TransportError, sign_keyless, tlog_entry_from_rekor,
-};
+use super::signer::{IdentityToken, Transport, TransportError};
 use super::trust_root::{CertAuthority, LogKey, TrustedRoot};
 use crate::crypto::keys::{PublicKey, pem_encode};
 use crate::crypto::x509::Cert;
@@ -297,16 +297,62 @@ fn bad_request(e: impl std::fmt::Display) -> TransportError {
     TransportError::Status { status: 400, body: e.to_string() }
 }
 
-impl Transport for FakeSigstore {
-    fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<serde_json::Value, TransportError> {
+impl FakeSigstore {
+    /// Answers a POST to Fulcio's `/api/v2/signingCert` or Rekor's `/api/v1/log/entries`.
+    pub fn handle(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, TransportError> {
         self.calls.set(self.calls.get() + 1);
-        if url == "https://fake.fulcio/api/v2/signingCert" {
+        if path.ends_with("/api/v2/signingCert") {
             self.fulcio(body)
-        } else if url == "https://fake.rekor/api/v1/log/entries" {
+        } else if path.ends_with("/api/v1/log/entries") {
             self.rekor(body)
         } else {
-            Err(TransportError::Status { status: 404, body: url.to_owned() })
+            Err(TransportError::Status { status: 404, body: path.to_owned() })
         }
+    }
+
+    /// A `ClientTrustConfig` that trusts this fake and signs through it at `base` (an
+    /// `http://127.0.0.1:PORT` serving [`Self::handle`]).
+    pub fn trust_config_json(&self, base: &str) -> serde_json::Value {
+        let log = |k: &Key| {
+            let d = spki_der(k);
+            serde_json::json!({
+                "baseUrl": base,
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": { "rawBytes": B64.encode(&d), "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                               "validFor": { "start": "2020-01-01T00:00:00Z" } },
+                "logId": { "keyId": B64.encode(sha256(&d)) },
+            })
+        };
+        serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+            "trustedRoot": {
+                "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+                "tlogs": [log(&self.rekor_key)],
+                "ctlogs": [log(&self.ct_key)],
+                "certificateAuthorities": [{
+                    "subject": { "organization": "test", "commonName": "fake fulcio" },
+                    "uri": base,
+                    "certChain": { "certificates": [{ "rawBytes": B64.encode(self.ca_cert.der()) }] },
+                    "validFor": { "start": "2020-01-01T00:00:00Z" },
+                }],
+                "timestampAuthorities": [],
+            },
+            "signingConfig": {
+                "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+                "caUrls": [{ "url": base, "majorApiVersion": 1 }],
+                "rekorTlogUrls": [{ "url": base, "majorApiVersion": 1 }],
+                "tsaUrls": [],
+            },
+        })
+    }
+}
+
+impl Transport for FakeSigstore {
+    fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<serde_json::Value, TransportError> {
+        if !url.starts_with("https://fake.fulcio/") && !url.starts_with("https://fake.rekor/") {
+            return Err(TransportError::Status { status: 404, body: url.to_owned() });
+        }
+        self.handle(url, body)
     }
 }
 
@@ -316,13 +362,14 @@ pub fn token(email: &str, issuer: &str) -> String {
     format!("e30.{}.c2ln", B64URL.encode(claims.to_string()))
 }
 
-fn services() -> Services {
-    Services { fulcio: "https://fake.fulcio".into(), rekor: "https://fake.rekor".into() }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::signer::{Services, sign_keyless, tlog_entry_from_rekor};
     use super::*;
+
+    fn services() -> Services {
+        Services { fulcio: "https://fake.fulcio".into(), rekor: "https://fake.rekor".into() }
+    }
     use crate::crypto::keyless::IdentityPolicy;
     use crate::crypto::signature::{TrustPolicy, verify_bundle};
     use crate::errors::SignatureError;

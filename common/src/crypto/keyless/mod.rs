@@ -10,8 +10,8 @@
 //! (sigstore-rs#285), cannot verify `publicKey` bundles, and pulls aws-lc-rs. These checks
 //! are small and are written here on RustCrypto instead.
 
-#[cfg(test)]
-pub(crate) mod fake_sigstore;
+#[cfg(any(test, feature = "test-services"))]
+pub mod fake_sigstore;
 #[cfg(feature = "http")]
 pub(crate) mod http;
 pub(crate) mod rekor;

@@ -235,6 +235,28 @@ pub fn tlog_entry_from_rekor(resp: &serde_json::Value) -> Result<TlogEntry, Sign
     })
 }
 
+/// Records a signed DSSE envelope in Rekor as a `dsse` 0.0.1 entry whose verifier is
+/// `verifier_pem` (the signing certificate, or the public key for key signatures, as cosign
+/// records them) and returns the bundle's log entry.
+pub fn log_envelope(
+    envelope: &Envelope,
+    verifier_pem: &str,
+    rekor: &str,
+    transport: &dyn Transport,
+) -> Result<TlogEntry, SignatureError> {
+    let entry = serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": { "proposedContent": {
+            "envelope": serde_json::to_string(envelope).map_err(|e| fail(e.to_string()))?,
+            "verifiers": [B64.encode(verifier_pem)],
+        }}
+    });
+    let url = format!("{}/api/v1/log/entries", rekor.trim_end_matches('/'));
+    let resp = transport.post_json(&url, &entry).map_err(|e| fail(format!("Rekor {url}: {e}")))?;
+    tlog_entry_from_rekor(&resp)
+}
+
 /// Signs a statement payload keylessly and returns a bundle that verified against `root`.
 pub fn sign_keyless(
     payload: &[u8],
@@ -286,17 +308,7 @@ pub fn sign_keyless(
     let envelope = Envelope::new(IN_TOTO_PAYLOAD_TYPE, payload, &signature);
 
     // 3. Rekor: log the envelope with the certificate as verifier.
-    let entry = serde_json::json!({
-        "apiVersion": "0.0.1",
-        "kind": "dsse",
-        "spec": { "proposedContent": {
-            "envelope": serde_json::to_string(&envelope).map_err(|e| fail(e.to_string()))?,
-            "verifiers": [B64.encode(pem_encode("CERTIFICATE", &leaf_der))],
-        }}
-    });
-    let url = format!("{}/api/v1/log/entries", services.rekor.trim_end_matches('/'));
-    let resp = transport.post_json(&url, &entry).map_err(|e| fail(format!("Rekor {url}: {e}")))?;
-    let tlog = tlog_entry_from_rekor(&resp)?;
+    let tlog = log_envelope(&envelope, &pem_encode("CERTIFICATE", &leaf_der), &services.rekor, transport)?;
 
     let bundle = Bundle {
         media_type: BUNDLE_V03.into(),
