@@ -109,6 +109,12 @@ pub struct FakeSigstore {
     pub calls: Cell<usize>,
 }
 
+impl Default for FakeSigstore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FakeSigstore {
     /// New keys and a self-signed CA.
     pub fn new() -> Self {
