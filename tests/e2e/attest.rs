@@ -102,6 +102,23 @@ fn attestations_in_both_cosign_formats_verify_and_fail_for_the_right_reasons() {
     let entries = bundle["verificationMaterial"]["tlogEntries"].as_array().cloned().unwrap_or_default();
     assert_eq!(entries.len(), 1, "the key attestation carries its transparency log entry: {bundle}");
     assert!(entries[0]["inclusionProof"]["checkpoint"]["envelope"].is_string());
+    // sigstore-js, an independent Sigstore client, verifies the bundle with the public key
+    // (log entry included) and rejects it once the payload is changed.
+    std::fs::write(cwd.join("attestation.json"), bundle.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let js = modelsig_e2e::workspace().join("tests/js");
+    assert!(js.join("node_modules/@sigstore/verify").exists(), "run `npm ci` in tests/js (scripts/test does)");
+    let node = |extra: &[&str]| {
+        modelsig_e2e::run(
+            std::process::Command::new("node")
+                .arg(js.join("verify_bundle.mjs"))
+                .args(["attestation.json", "cosign.pub", &tc])
+                .args(extra)
+                .current_dir(cwd),
+        )
+    };
+    node(&[]).ok("sigstore-js verifies our attestation bundle");
+    let tampered = node(&["tamper"]);
+    assert_eq!(tampered.code, 1, "sigstore-js accepted a tampered payload: {}", tampered.stdout);
     assert_eq!(stmt["predicateType"], PREDICATE);
     let local: serde_json::Value =
         serde_json::from_str(&translate(cwd, &["manifest", "model"]).stdout).unwrap_or_default();
