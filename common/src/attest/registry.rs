@@ -256,10 +256,15 @@ fn legacy_bundle(envelope: Envelope, layer: &Descriptor) -> Result<Bundle, Signa
 /// cosign's log rule for an attestation that verified with a key or certificate: its entry
 /// verifies (SET; inclusion proof when present; body = this envelope, signature and
 /// verifier), or there is none and the caller accepted that.
-fn check_tlog(bundle: &Bundle, payload: &[u8], policy: &TrustPolicy, tlog: &TlogCheck) -> Result<(), Error> {
+fn check_tlog(
+    bundle: &Bundle,
+    payload: &[u8],
+    policy: &TrustPolicy,
+    tlog: &TlogCheck,
+) -> Result<Option<String>, Error> {
     let verifier_der = match policy {
         // verify_bundle checked the log of keyless bundles already.
-        TrustPolicy::Sigstore { .. } => return Ok(()),
+        TrustPolicy::Sigstore { .. } => return Ok(None),
         TrustPolicy::Key(k) => k.spki_der().to_vec(),
         TrustPolicy::Certificate { .. } => bundle
             .certificates()
@@ -270,7 +275,10 @@ fn check_tlog(bundle: &Bundle, payload: &[u8], policy: &TrustPolicy, tlog: &Tlog
     };
     let Some(entry) = bundle.verification_material.tlog_entries.first() else {
         if tlog.insecure_ignore_tlog {
-            return Ok(());
+            return Ok(Some(
+                "the attestation has no transparency log entry; accepted because of --insecure-ignore-tlog"
+                    .into(),
+            ));
         }
         return Err(SignatureError::Material(
             "the attestation has no transparency log entry; cosign verify-attestation requires one (--insecure-ignore-tlog=true accepts it)".into(),
@@ -282,7 +290,7 @@ fn check_tlog(bundle: &Bundle, payload: &[u8], policy: &TrustPolicy, tlog: &Tlog
     let with_proof = entry.inclusion_proof.is_some();
     rekor::verify_entry(entry, &tlog.root, payload, &sig, &verifier_der, with_proof)
         .map_err(SignatureError::from)?;
-    Ok(())
+    Ok(None)
 }
 
 /// Verifies the model attestations of a reference like `cosign verify-attestation`, then
@@ -303,15 +311,15 @@ pub fn verify_attestation(
     let digest = fetched.desc.digest()?;
     report.subject = Some(digest.to_string());
     let mut reasons = Vec::new();
-    let mut found: Option<(Manifest, Signer)> = None;
+    let mut found: Option<(Manifest, Signer, Option<String>)> = None;
     for (wher, bundle) in candidates(client, target, &digest)? {
         let checked = verify_signed_payload(&bundle, policy)
             .map_err(Error::from)
             .and_then(|(payload, signer)| {
-                check_tlog(&bundle, &payload, policy, tlog).map(|()| (payload, signer))
+                check_tlog(&bundle, &payload, policy, tlog).map(|note| (payload, signer, note))
             })
-            .and_then(|(payload, signer)| {
-                Ok(cosign::check_statement(&payload, &digest, predicate_type).map(|m| (m, signer))?)
+            .and_then(|(payload, signer, note)| {
+                Ok(cosign::check_statement(&payload, &digest, predicate_type).map(|m| (m, signer, note))?)
             });
         match checked {
             Ok(ok) => {
@@ -321,7 +329,7 @@ pub fn verify_attestation(
             Err(e) => reasons.push(format!("{wher}: {e}")),
         }
     }
-    let Some((signed, signer)) = found else {
+    let Some((signed, signer, note)) = found else {
         report.bytes_transferred = Some(client.downloaded());
         let why = if reasons.is_empty() {
             format!("no attestations found for {target} ({digest})")
@@ -332,6 +340,7 @@ pub fn verify_attestation(
     };
     report.signer = Some(signer);
     report.predicate_type = Some(predicate_type.to_owned());
+    report.warnings.extend(note);
     check_layers(target, client, &fetched, &signed, hash, opts, report, started)
 }
 

@@ -108,6 +108,10 @@ pub struct VerifyReport {
     pub io_read_bytes: Option<u64>,
     /// Wall time.
     pub seconds: f64,
+    /// What was accepted only because the user said so (e.g. no transparency log entry under
+    /// `--insecure-ignore-tlog`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Bytes read by this process so far through read system calls (Linux only).
@@ -147,6 +151,7 @@ impl VerifyReport {
             bytes_transferred: None,
             io_read_bytes: None,
             seconds: 0.0,
+            warnings: Vec::new(),
         }
     }
 
@@ -218,6 +223,9 @@ impl VerifyReport {
                 s.push_str(&format!(" by {signer}"));
             }
             s.push('\n');
+            for w in &self.warnings {
+                s.push_str(&format!("warning: {w}\n"));
+            }
             return s;
         }
         s.push_str(&format!(
