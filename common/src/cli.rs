@@ -436,6 +436,11 @@ pub struct AnyTrust {
 }
 
 impl AnyTrust {
+    /// No trust flag given (the trust policy decides).
+    pub fn is_empty(&self) -> bool {
+        self.public_key.is_none() && self.certificate_chain.is_empty() && self.identity.is_none()
+    }
+
     /// What these flags trust (exactly one kind must be given).
     pub fn spec(&self) -> Result<TrustSpec, Error> {
         TrustSpec::from_flags(

@@ -105,13 +105,24 @@ pub(crate) enum Command {
         #[command(flatten)]
         registry: RegistryArgs,
     },
-    /// Verify a model in a registry: manifest + signature only (raw layers by digest).
+    /// Verify a model in a registry: manifest + signature only (raw layers by digest). With
+    /// no method, the trust policy decides who must have signed.
     #[command(
-        after_help = "Example:\n  oras-modelsig verify key localhost:5000/models/demo:v1 --public_key key.pub"
+        after_help = "Examples:\n  oras-modelsig verify key localhost:5000/models/demo:v1 --public_key key.pub\n  oras-modelsig verify localhost:5000/models/demo:v1 --policy policy.toml",
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true
     )]
     Verify {
         #[command(subcommand)]
-        method: RemoteVerify,
+        method: Option<RemoteVerify>,
+        #[command(flatten)]
+        by_policy: PolicyVerifyArgs,
+    },
+    /// Trust policy files.
+    #[command(after_help = "Example:\n  oras-modelsig policy check ~/.config/modelsig/policy.toml")]
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
     },
     /// Pull a signed model (or the files matching --include), verifying each as it streams.
     #[command(
@@ -128,6 +139,10 @@ pub(crate) enum Command {
         include: Vec<String>,
         #[command(flatten)]
         trust: AnyTrust,
+        /// Trust policy file (used when no trust flags are given; default: $MODELSIG_POLICY,
+        /// $XDG_CONFIG_HOME/modelsig/policy.toml, /etc/modelsig/policy.toml).
+        #[arg(long)]
+        policy: Option<PathBuf>,
         #[command(flatten)]
         hashing: HashingArgs,
         #[command(flatten)]
@@ -150,6 +165,41 @@ pub(crate) enum Command {
     Completions {
         /// Target shell.
         shell: clap_complete::Shell,
+    },
+}
+
+/// `verify REF` under the trust policy.
+#[derive(clap::Args)]
+pub(crate) struct PolicyVerifyArgs {
+    /// Target reference.
+    #[arg(required = true)]
+    pub(crate) reference: Option<String>,
+    /// Trust policy file (default: $MODELSIG_POLICY, $XDG_CONFIG_HOME/modelsig/policy.toml,
+    /// /etc/modelsig/policy.toml).
+    #[arg(long)]
+    pub(crate) policy: Option<PathBuf>,
+    /// Also stream tar layers to check their files.
+    #[arg(long)]
+    pub(crate) deep: bool,
+    /// Tolerate layer files that were not signed.
+    #[arg(long = "ignore_unsigned_files")]
+    pub(crate) ignore_unsigned_files: bool,
+    #[command(flatten)]
+    pub(crate) hashing: HashingArgs,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+/// `policy …`.
+#[derive(Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Check a policy file (syntax, globs, every key and certificate it names) and print the
+    /// rules it holds.
+    Check {
+        /// The policy file.
+        file: PathBuf,
     },
 }
 

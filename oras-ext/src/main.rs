@@ -5,11 +5,13 @@
 
 mod args;
 
-use args::{Cli, Command, RemoteSign, RemoteVerify, SignArgs, VerifyArgs};
+use args::{Cli, Command, PolicyCommand, PolicyVerifyArgs, RemoteSign, RemoteVerify, SignArgs, VerifyArgs};
 use clap::{CommandFactory, Parser};
 use modelsig_common::ModelRef;
 use modelsig_common::crypto::signature::TrustPolicy;
 use modelsig_common::errors::Error;
+use modelsig_common::ops::by_policy::{policy_key, pull_by_policy, verify_by_policy as by_policy_verify};
+use modelsig_common::ops::policy::{Mode, Policy, Require};
 use modelsig_common::ops::report::OutputFormat;
 use modelsig_common::registry::model as remote;
 use modelsig_common::registry::{Client, Reference};
@@ -54,6 +56,45 @@ fn verify(
         eprint!("{text}");
     }
     Ok(report.exit_code())
+}
+
+fn verify_by_policy(args: &PolicyVerifyArgs) -> Result<i32, (Error, OutputFormat)> {
+    let fmt = args.output.output;
+    let fail = |e: Error| (e, fmt);
+    let reference = args.reference.as_deref().unwrap_or_default();
+    let r = parse_ref(reference).map_err(fail)?;
+    let policy = Policy::discover(args.policy.as_deref()).map_err(fail)?;
+    let rule = policy.rule_for(&policy_key(&r)).map_err(fail)?;
+    let client = Client::new(&r.registry, args.registry.options());
+    let opts = modelsig_common::RemoteVerifyOptions {
+        deep: args.deep,
+        ignore_unsigned_files: args.ignore_unsigned_files,
+    };
+    let (report, decision) =
+        by_policy_verify(&r, &client, rule, &policy.path, &args.hashing.options(), &opts).map_err(fail)?;
+    let code = if decision.mode == Mode::Enforce { report.exit_code() } else { 0 };
+    if fmt == OutputFormat::Json {
+        let mut json = serde_json::to_value(&report).unwrap_or_default();
+        json["policy"] = serde_json::to_value(&decision).unwrap_or_default();
+        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+    } else {
+        let text = report.render(fmt);
+        if report.verified {
+            print!("{text}")
+        } else {
+            eprint!("{text}")
+        }
+        for w in report.warnings.iter().filter(|_| !report.verified) {
+            eprintln!("warning: {w}");
+        }
+        let signers =
+            if decision.signers.is_empty() { "none".to_owned() } else { decision.signers.join(", ") };
+        println!(
+            "  policy {}: rule `{}` ({:?}); signer: {signers}",
+            decision.policy, decision.pattern, decision.mode
+        );
+    }
+    Ok(code)
 }
 
 fn sign(
@@ -187,17 +228,66 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             print(format, json, text.trim_end().to_owned());
             Ok(0)
         }
-        Command::Verify { method } => match &method {
-            RemoteVerify::Key(a) => verify(a, a.trust.spec().load()),
-            RemoteVerify::Certificate(a) => verify(a, a.trust.spec().load()),
-            RemoteVerify::Sigstore(a) => verify(a, a.trust.spec().load()),
+        Command::Verify { method, by_policy } => match &method {
+            Some(RemoteVerify::Key(a)) => verify(a, a.trust.spec().load()),
+            Some(RemoteVerify::Certificate(a)) => verify(a, a.trust.spec().load()),
+            Some(RemoteVerify::Sigstore(a)) => verify(a, a.trust.spec().load()),
+            None => verify_by_policy(&by_policy),
         },
-        Command::Pull { reference, output_dir, include, trust, hashing, registry, output } => {
+        Command::Policy { command: PolicyCommand::Check { file } } => {
+            let policy = Policy::load(&file).map_err(|e| (e, OutputFormat::Text))?;
+            println!("{}: {} rule(s), first match wins", policy.path.display(), policy.rules.len());
+            for (i, r) in policy.rules.iter().enumerate() {
+                let require = if r.require == Require::All { "all of" } else { "any of" };
+                println!("  {}. {} -> {:?}, {require}:", i + 1, r.pattern, r.mode);
+                for s in &r.signers {
+                    println!("       {}", s.describe);
+                }
+            }
+            Ok(0)
+        }
+        Command::Pull { reference, output_dir, include, trust, policy, hashing, registry, output } => {
             let fmt = output.output;
             let fail = |e: Error| (e, fmt);
-            let policy = trust.policy().map_err(fail)?;
             let r = parse_ref(&reference).map_err(fail)?;
             let client = Client::new(&r.registry, registry.options());
+            if trust.is_empty() {
+                let policy = Policy::discover(policy.as_deref()).map_err(fail)?;
+                let rule = policy.rule_for(&policy_key(&r)).map_err(fail)?;
+                let (report, decision) = pull_by_policy(
+                    &r,
+                    &client,
+                    rule,
+                    &policy.path,
+                    &output_dir,
+                    &include,
+                    &hashing.options(),
+                )
+                .map_err(fail)?;
+                if let Some(p) = &decision.problem {
+                    eprintln!("warning: policy rule `{}` ({:?}): {p}", decision.pattern, decision.mode);
+                }
+                let checked = if decision.signers.is_empty() {
+                    "each blob checked against its digest only".to_owned()
+                } else {
+                    format!("each verified against the signature by {}", decision.signers.join(", "))
+                };
+                let mut json = serde_json::to_value(&report).unwrap_or_default();
+                json["policy"] = serde_json::to_value(&decision).unwrap_or_default();
+                print(
+                    fmt,
+                    json,
+                    format!(
+                        "Pulled {} files of {r} ({}) into {}, {checked} (policy rule `{}`)",
+                        report.written.len(),
+                        report.subject,
+                        output_dir.display(),
+                        decision.pattern
+                    ),
+                );
+                return Ok(0);
+            }
+            let policy = trust.policy().map_err(fail)?;
             let report =
                 modelsig_common::pull(&r, &client, &policy, &output_dir, &include, &hashing.options())
                     .map_err(fail)?;

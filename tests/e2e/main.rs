@@ -10,6 +10,7 @@ mod hostile_registry;
 mod interop;
 mod matrix;
 mod packaged;
+mod policy;
 mod remote;
 mod sigstore_services;
 mod tamper;

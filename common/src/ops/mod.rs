@@ -4,6 +4,9 @@
 //! return ([`report`]).
 
 #[cfg(feature = "http")]
+pub mod by_policy;
+pub mod policy;
+#[cfg(feature = "http")]
 pub mod remote;
 pub mod report;
 pub mod sign;

@@ -173,6 +173,18 @@ pub fn verify_remote(
         }
         Err(e) => return Err(e),
     };
+    verify_files(client, &sig, hash, opts, report, started)
+}
+
+/// The files stage for a signature already verified for the pinned manifest.
+pub fn verify_files(
+    client: &Client,
+    sig: &RemoteSignature<'_>,
+    hash: &HashOptions,
+    opts: &RemoteVerifyOptions,
+    mut report: VerifyReport,
+    started: Instant,
+) -> Result<VerifyReport, Error> {
     report.subject = Some(sig.subject.digest_str.clone());
     report.signer = Some(sig.verified.signer.clone());
     report.predicate_type = Some(sig.verified.predicate_type.clone());
@@ -239,18 +251,27 @@ fn safe_parent(root: &Path, rel: &str) -> Result<PathBuf, Error> {
     Ok(dir)
 }
 
-/// A file being written: temporary until its content matched the signature.
+/// A file being written: temporary until its content matched the signature (or, for a
+/// pull without one, until its blob matched its digest).
 struct Pending {
     name: String,
     /// The signed resource path it is checked as (`.` for a single-file model).
     resource: String,
     tmp: tempfile::NamedTempFile,
-    hasher: StreamHasher,
+    hasher: Option<StreamHasher>,
     dest: PathBuf,
 }
 
 impl Pending {
     fn new(root: &Path, name: &str, resource: &str, ser: &Serialization) -> Result<Self, Error> {
+        let mut p = Self::unchecked(root, name)?;
+        p.resource = resource.into();
+        p.hasher = Some(StreamHasher::new(resource, ser.method, ser.hash));
+        Ok(p)
+    }
+
+    /// A file written without a signature to check it against.
+    fn unchecked(root: &Path, name: &str) -> Result<Self, Error> {
         let dir = safe_parent(root, name)?;
         let tmp = tempfile::Builder::new()
             .prefix(".modelsig-pull-")
@@ -264,13 +285,7 @@ impl Pending {
             }
             .into());
         }
-        Ok(Self {
-            name: name.into(),
-            resource: resource.into(),
-            tmp,
-            hasher: StreamHasher::new(resource, ser.method, ser.hash),
-            dest,
-        })
+        Ok(Self { name: name.into(), resource: name.into(), tmp, hasher: None, dest })
     }
 
     /// Streams `src` to the temporary file, hashing it on the way.
@@ -280,7 +295,9 @@ impl Pending {
             if n == 0 {
                 return Ok(());
             }
-            self.hasher.update(&buf[..n]);
+            if let Some(h) = &mut self.hasher {
+                h.update(&buf[..n]);
+            }
             self.tmp
                 .write_all(&buf[..n])
                 .map_err(|source| crate::errors::OutputError { path: self.dest.clone(), source })?;
@@ -289,11 +306,16 @@ impl Pending {
 
     /// Renames into place if the file matches the signature: every signed resource of it
     /// (all shards up to its signed end) and nothing more.
-    fn commit(self, signed: &Manifest) -> Result<String, Error> {
-        let computed = self.hasher.finish();
+    fn commit(mut self, signed: &Manifest) -> Result<String, Error> {
+        let computed = self.hasher.take().map(StreamHasher::finish).unwrap_or_default();
         signed
             .check_file(&self.resource, &computed)
             .map_err(|m| OciError::Content { what: self.name.clone(), problem: m.to_string() })?;
+        self.persist()
+    }
+
+    /// Renames into place (the caller checked the content some other way).
+    fn persist(self) -> Result<String, Error> {
         self.tmp
             .persist(&self.dest)
             .map_err(|e| crate::errors::OutputError { path: self.dest.clone(), source: e.error })?;
@@ -414,6 +436,18 @@ pub fn pull(
     hash: &HashOptions,
 ) -> Result<PullReport, Error> {
     let sig = verified_signature(target, client, policy)?;
+    pull_verified(target, client, &sig, out, include, hash)
+}
+
+/// Pulls with a signature already verified for the pinned manifest.
+pub fn pull_verified(
+    target: &Reference,
+    client: &Client,
+    sig: &RemoteSignature<'_>,
+    out: &Path,
+    include: &[String],
+    hash: &HashOptions,
+) -> Result<PullReport, Error> {
     let signed = &sig.verified.manifest;
     let ser = serialization_for(&sig.model, signed, hash, &[]);
     let matcher = include_matcher(include)?;
@@ -563,4 +597,72 @@ pub fn sign_remote(
         None
     };
     Ok(RemoteSignReport { resources: manifest.len(), subject: subject.digest_str, attached })
+}
+
+/// Pulls every file of a model without checking a signature (a policy in `warn` mode when no
+/// signature verified, or `off`): each blob still streams through its digest check, raw
+/// files are renamed into place only when their blob matched, and a tar layer's files only
+/// once the whole layer matched its digest. `--include` selects files as usual.
+pub fn pull_unverified(
+    target: &Reference,
+    client: &Client,
+    out: &Path,
+    include: &[String],
+    hash: &HashOptions,
+) -> Result<PullReport, Error> {
+    let repo = client.repo(&target.repository);
+    let fetched = resolve(&repo, target)?;
+    let name = target.repository.rsplit('/').next().unwrap_or("model").to_owned();
+    let store: Box<dyn BlobStore + Send + '_> = Box::new(client.repo(&target.repository));
+    let model = PackagedModel::from_manifest(store, fetched.desc.clone(), &fetched.bytes, name)?;
+    let matcher = include_matcher(include)?;
+    let want = |n: &str| include.is_empty() || matcher.is_match(n);
+    std::fs::create_dir_all(out)
+        .map_err(|source| crate::errors::OutputError { path: out.to_path_buf(), source })?;
+    let mut report = PullReport { subject: fetched.desc.digest_str.clone(), ..Default::default() };
+    let store = model.store();
+    let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
+    for (i, layer) in model.layers.iter().enumerate() {
+        let what = format!("layer {i} ({})", layer.desc.digest_str);
+        if layer.format == LayerFormat::Raw {
+            let Some(name) = &layer.path else { continue };
+            if !want(name) {
+                continue;
+            }
+            let mut pending = Pending::unchecked(out, name)?;
+            pending.fill(&mut store.open_blob(&layer.desc, &what)?, &mut buf)?;
+            report.written.push(pending.persist()?);
+            continue;
+        }
+        let limit = unpacked_limit(layer.desc.size, hash.max_unpacked_size);
+        let blob = store.open_blob(&layer.desc, &what)?;
+        let stream = unpacked_stream(blob, layer.format, limit, &what)?;
+        let mut archive = TarReader::new(stream, TarLimits::default());
+        let mut staged = Vec::new();
+        while let Some(member) = archive.next_member().map_err(|e| tar_failure(&what, e))? {
+            match member.kind {
+                MemberKind::Directory => continue,
+                MemberKind::File => {}
+                MemberKind::Symlink(_) | MemberKind::HardLink(_) => {
+                    return Err(OciError::Content {
+                        what: format!("{what}, entry `{}`", member.raw_name),
+                        problem: "links are not pulled".into(),
+                    }
+                    .into());
+                }
+            }
+            if !want(&member.name) {
+                continue;
+            }
+            let mut pending = Pending::unchecked(out, &member.name)?;
+            pending.fill(&mut archive.data(), &mut buf)?;
+            staged.push(pending);
+        }
+        std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(OciError::from_io)?;
+        for p in staged {
+            report.written.push(p.persist()?);
+        }
+    }
+    report.bytes_transferred = client.downloaded();
+    Ok(report)
 }

@@ -1,0 +1,224 @@
+//! Trust policy: verify and pull without trust flags, decided per repository by a policy
+//! file (enforce / warn / off, any / all signers), found from --policy, $MODELSIG_POLICY or
+//! $XDG_CONFIG_HOME; malformed files refused with file, rule and key named.
+
+use modelsig_e2e::registry::Registry;
+use modelsig_e2e::{Pki, Run, Shape, bin, make_model, oras, run, translate};
+use std::path::Path;
+use std::process::Command;
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn oras_env(cwd: &Path, env: &[(&str, &Path)], args: &[&str]) -> Run {
+    let mut c = Command::new(bin("oras-modelsig"));
+    c.args(args).current_dir(cwd).env_remove("MODELSIG_POLICY").env("XDG_CONFIG_HOME", cwd.join("no-config"));
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    run(&mut c)
+}
+
+fn files_in(dir: &Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn policies_decide_verify_and_pull_per_repository() {
+    let reg = Registry::start();
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cwd = t.path();
+    make_model(cwd, Shape::Nested);
+    let team = Pki::generate(&cwd.join("team"), "P-256");
+    let ci = Pki::generate(&cwd.join("ci"), "P-256");
+    let eve = Pki::generate(&cwd.join("eve"), "P-256");
+    for (who, pki) in [("team", &team), ("ci", &ci), ("eve", &eve)] {
+        let sig = format!("{who}.sig");
+        translate(cwd, &["sign", "key", "model", "--private_key", &pki.path("key.pem"), "--signature", &sig])
+            .ok("sign");
+    }
+    // Repositories: `prod` signed by team and ci, `mixed` by eve then team (eve's newest),
+    // `dev` by eve only, `lab` unsigned.
+    let push = |repo: &str, sigs: &[&str]| {
+        let r = format!("{}/{repo}/m:v1", reg.addr);
+        oras(cwd, &["push", "model", &r]).ok("push");
+        for s in sigs {
+            oras(cwd, &["attach", &r, "--signature", s]).ok("attach");
+        }
+        r
+    };
+    let prod = push("prod", &["team.sig", "ci.sig"]);
+    let mixed = push("mixed", &["team.sig", "eve.sig"]);
+    let dev = push("dev", &["eve.sig"]);
+    let lab = push("lab", &[]);
+    std::fs::create_dir_all(cwd.join("policy/keys")).unwrap_or_else(|e| panic!("{e}"));
+    for (who, pki) in [("team", &team), ("ci", &ci)] {
+        std::fs::copy(pki.path("key.pub"), cwd.join(format!("policy/keys/{who}.pub")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let a = &reg.addr;
+    write(
+        &cwd.join("policy/policy.toml"),
+        &format!(
+            r#"
+[[rule]]
+match = "{a}/prod/**"
+mode = "enforce"
+require = "all"
+signers = [{{ public_key = "keys/team.pub" }}, {{ public_key = "keys/ci.pub" }}]
+
+[[rule]]
+match = "{a}/mixed/**"
+mode = "enforce"
+signers = [{{ public_key = "keys/team.pub" }}]
+
+[[rule]]
+match = "{a}/dev/**"
+mode = "warn"
+signers = [{{ public_key = "keys/team.pub" }}]
+
+[[rule]]
+match = "{a}/lab/**"
+mode = "off"
+"#
+        ),
+    );
+    let policy = cwd.join("policy/policy.toml");
+    let pol = policy.display().to_string();
+
+    // enforce + require all: both signers signed prod.
+    let v = oras_env(cwd, &[], &["verify", &prod, "--policy", &pol, "--output", "json"]);
+    v.ok("prod verifies");
+    let j: serde_json::Value = serde_json::from_str(&v.stdout).unwrap_or_default();
+    assert_eq!(j["verified"], true);
+    assert_eq!(j["policy"]["match"], format!("{a}/prod/**"));
+    assert_eq!(
+        j["policy"]["signers"],
+        serde_json::json!(["public_key keys/team.pub", "public_key keys/ci.pub"])
+    );
+    // An untrusted signature next to a trusted one: the trusted one wins.
+    oras_env(cwd, &[], &["verify", &mixed, "--policy", &pol]).ok("mixed: team's signature counts");
+    let p = oras_env(cwd, &[], &["pull", &mixed, "-o", "out-mixed", "--policy", &pol]);
+    p.ok("pull mixed");
+    assert!(p.stdout.contains("public_key keys/team.pub"), "{}", p.stdout);
+    // enforce: a rule for one repository does not apply to another; dev under `require all`
+    // style enforcement would fail: check with a policy where dev is enforced.
+    let other = cwd.join("policy/enforce-dev.toml");
+    write(
+        &other,
+        &format!(
+            "[[rule]]\nmatch = \"{a}/dev/**\"\nmode = \"enforce\"\nsigners = [{{ public_key = \"keys/team.pub\" }}]\n"
+        ),
+    );
+    let v = oras_env(cwd, &[], &["verify", &dev, "--policy", &other.display().to_string()]);
+    v.expect_code(1, "dev is not signed by team");
+    assert!(v.stderr.contains("not signed as policy rule"), "{}", v.stderr);
+    let p =
+        oras_env(cwd, &[], &["pull", &dev, "-o", "out-refused", "--policy", &other.display().to_string()]);
+    p.expect_code(1, "refused pull");
+    assert_eq!(files_in(&cwd.join("out-refused")), 0, "a refused pull left files behind");
+    let v = oras_env(cwd, &[], &["verify", &prod, "--policy", &other.display().to_string()]);
+    v.expect_code(2, "no rule for prod in this policy");
+    assert!(v.stderr.contains("no policy rule matches"), "{}", v.stderr);
+
+    // warn: a warning naming the reason, exit 0, and the pull goes on (digests checked).
+    let v = oras_env(cwd, &[], &["verify", &dev, "--policy", &pol]);
+    v.ok("warn mode exits 0");
+    assert!(v.stderr.contains("warning: policy rule") && v.stderr.contains("key mismatch"), "{}", v.stderr);
+    let p = oras_env(cwd, &[], &["pull", &dev, "-o", "out-dev", "--policy", &pol]);
+    p.ok("warn pull");
+    assert!(p.stderr.contains("warning: policy rule"), "{}", p.stderr);
+    assert!(files_in(&cwd.join("out-dev")) > 0);
+    // off: no check.
+    oras_env(cwd, &[], &["verify", &lab, "--policy", &pol]).ok("off");
+    oras_env(cwd, &[], &["pull", &lab, "-o", "out-lab", "--policy", &pol]).ok("off pull");
+
+    // Discovery: $MODELSIG_POLICY, then $XDG_CONFIG_HOME/modelsig/policy.toml.
+    oras_env(cwd, &[("MODELSIG_POLICY", &policy)], &["verify", &prod]).ok("policy from $MODELSIG_POLICY");
+    let xdg = cwd.join("xdg");
+    std::fs::create_dir_all(xdg.join("modelsig")).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(&policy).unwrap_or_default().replace("keys/", "../../policy/keys/");
+    write(&xdg.join("modelsig/policy.toml"), &text);
+    oras_env(cwd, &[("XDG_CONFIG_HOME", &xdg)], &["verify", &prod]).ok("policy from XDG_CONFIG_HOME");
+    let none = oras_env(cwd, &[], &["verify", &prod]);
+    none.expect_code(2, "no policy anywhere");
+    assert!(none.stderr.contains("no trust flags and no policy file"), "{}", none.stderr);
+}
+
+#[test]
+fn malformed_policies_are_refused_naming_file_rule_and_key() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cwd = t.path();
+    let pki = Pki::generate(&cwd.join("pki"), "P-256");
+    let key = pki.path("key.pub");
+    let cases = [
+        (
+            "unknown.toml",
+            format!("[[rule]]\nmatch = \"r/**\"\nmode = \"enforce\"\nsignerz = []\n"),
+            "unknown field `signerz`",
+        ),
+        (
+            "glob.toml",
+            format!(
+                "[[rule]]\nmatch = \"r/[x\"\nmode = \"enforce\"\nsigners = [{{ public_key = \"{key}\" }}]\n"
+            ),
+            "bad glob",
+        ),
+        (
+            "missing.toml",
+            "[[rule]]\nmatch = \"r/**\"\nmode = \"warn\"\nsigners = [{ public_key = \"nope.pub\" }]\n"
+                .to_owned(),
+            "rule 1 (match = \"r/**\"): signer 1",
+        ),
+        (
+            "mode.toml",
+            format!(
+                "[[rule]]\nmatch = \"r/**\"\nmode = \"sometimes\"\nsigners = [{{ public_key = \"{key}\" }}]\n"
+            ),
+            "unknown variant `sometimes`",
+        ),
+        (
+            "two.toml",
+            format!(
+                "[[rule]]\nmatch = \"r/**\"\nmode = \"enforce\"\nsigners = [{{ public_key = \"{key}\", identity = \"x\" }}]\n"
+            ),
+            "exactly one of",
+        ),
+        ("empty.toml", "[[rule]]\nmatch = \"r/**\"\nmode = \"enforce\"\n".to_owned(), "lists no signers"),
+    ];
+    for (file, text, expect) in cases {
+        write(&cwd.join(file), &text);
+        let r = oras(cwd, &["policy", "check", file]);
+        r.expect_code(2, file);
+        assert!(
+            r.stderr.contains(file) && r.stderr.contains(expect),
+            "{file}: expected `{expect}` in {}",
+            r.stderr
+        );
+    }
+    write(
+        &cwd.join("good.toml"),
+        &format!(
+            "[[rule]]\nmatch = \"reg.example/models/**\"\nmode = \"enforce\"\nrequire = \"all\"\nsigners = [{{ public_key = \"{key}\" }}]\n"
+        ),
+    );
+    let r = oras(cwd, &["policy", "check", "good.toml"]);
+    r.ok("check good");
+    assert!(
+        r.stdout.contains("reg.example/models/** -> Enforce, all of") && r.stdout.contains("public_key"),
+        "{}",
+        r.stdout
+    );
+}
