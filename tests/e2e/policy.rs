@@ -166,7 +166,7 @@ fn malformed_policies_are_refused_naming_file_rule_and_key() {
     let cases = [
         (
             "unknown.toml",
-            format!("[[rule]]\nmatch = \"r/**\"\nmode = \"enforce\"\nsignerz = []\n"),
+            "[[rule]]\nmatch = \"r/**\"\nmode = \"enforce\"\nsignerz = []\n".to_owned(),
             "unknown field `signerz`",
         ),
         (
