@@ -349,6 +349,31 @@ pub struct VerifyCommon {
     pub output: OutputArgs,
 }
 
+/// `verify MODEL` under the trust policy (no method subcommand, no trust flags).
+#[derive(Debug, Clone, Args)]
+pub struct PolicyVerifyCommon {
+    /// The model: a directory or file, oci:PATH[:TAG], kit:REF or registry:REF.
+    #[arg(value_name = "MODEL", required = true)]
+    pub model: Option<String>,
+    /// Location of the signature file to verify (optional for oci: layouts that carry an
+    /// attached signature referrer).
+    #[arg(long, value_name = "SIGNATURE_PATH")]
+    pub signature: Option<PathBuf>,
+    /// Trust policy file (default: $MODELSIG_POLICY, $XDG_CONFIG_HOME/modelsig/policy.toml,
+    /// /etc/modelsig/policy.toml).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Which files are hashed.
+    #[command(flatten)]
+    pub hashing: HashingArgs,
+    /// Ignore all files that were not originally signed.
+    #[arg(long = "ignore_unsigned_files")]
+    pub ignore_unsigned_files: bool,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
 /// `verify key` trust material.
 #[derive(Debug, Clone, Args)]
 pub struct KeyTrust {

@@ -14,6 +14,8 @@ use modelsig_common::crypto::signing::SigningMaterial;
 use modelsig_common::crypto::trust::{COSIGN_FLAGS, SigningSpec, TrustSpec};
 use modelsig_common::errors::Error;
 use modelsig_common::io::write_atomic;
+use modelsig_common::ops::by_policy::policy_key;
+use modelsig_common::ops::policy::{Policy, decide};
 use modelsig_common::ops::report::{OutputFormat, VerifyReport};
 use modelsig_common::registry::model::remote_manifest;
 use modelsig_common::registry::{Client, Reference};
@@ -148,12 +150,20 @@ struct CosignTrust {
     /// Trusted root JSON: Fulcio and the transparency logs (default: built-in public good).
     #[arg(long = "trusted-root")]
     trusted_root: Option<PathBuf>,
+    /// Trust policy file, used when no key, certificate or identity is given (default:
+    /// $MODELSIG_POLICY, $XDG_CONFIG_HOME/modelsig/policy.toml, /etc/modelsig/policy.toml).
+    #[arg(long)]
+    policy: Option<PathBuf>,
     /// Accept key or certificate attestations without a transparency log entry (cosign's flag).
     #[arg(long = "insecure-ignore-tlog", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     insecure_ignore_tlog: bool,
 }
 
 impl CosignTrust {
+    fn is_empty(&self) -> bool {
+        self.key.is_none() && self.certificate_chain.is_empty() && self.certificate_identity.is_none()
+    }
+
     fn policy(&self) -> Result<TrustPolicy, Error> {
         TrustSpec::from_flags(
             self.key.as_deref(),
@@ -300,12 +310,15 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
         }
         Command::VerifyAttestation { reference, trust, check } => {
             let fail = |e| (e, check.output.output);
-            let policy = trust.policy().map_err(fail)?;
             let tlog = attest::TlogCheck {
                 root: modelsig_common::crypto::trust::trusted_root(trust.trusted_root.as_deref(), false)
                     .map_err(fail)?,
                 insecure_ignore_tlog: trust.insecure_ignore_tlog,
             };
+            if trust.is_empty() {
+                return verify_attestation_by_policy(&reference, &trust, &check, &tlog);
+            }
+            let policy = trust.policy().map_err(fail)?;
             check_remote(&reference, &check, |r, client, hash, opts| {
                 attest::verify_attestation(r, client, &policy, &check.predicate_type, hash, opts, &tlog)
             })
@@ -324,6 +337,47 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             Ok(0)
         }
     }
+}
+
+/// `verify-attestation REF` with no trust flags: the trust policy's rule for the repository
+/// names the signers.
+fn verify_attestation_by_policy(
+    reference: &str,
+    trust: &CosignTrust,
+    check: &CheckArgs,
+    tlog: &attest::TlogCheck,
+) -> Result<i32, (Error, OutputFormat)> {
+    let fmt = check.output.output;
+    let fail = |e: Error| (e, fmt);
+    let r = Reference::parse(reference).map_err(|e| fail(e.into()))?;
+    let policy = Policy::discover(trust.policy.as_deref()).map_err(fail)?;
+    let rule = policy.rule_for(&policy_key(&r)).map_err(fail)?;
+    let client = Client::new(&r.registry, check.registry.options());
+    let opts = RemoteVerifyOptions { deep: check.deep, ignore_unsigned_files: false };
+    let hash = check.hashing.options();
+    let (report, decision) = decide(rule, &policy.path, reference, |p| {
+        attest::verify_attestation(&r, &client, p, &check.predicate_type, &hash, &opts, tlog)
+    })
+    .map_err(fail)?;
+    if fmt == OutputFormat::Json {
+        let mut json = serde_json::to_value(&report).unwrap_or_default();
+        json["policy"] = serde_json::to_value(&decision).unwrap_or_default();
+        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+    } else {
+        let text = report.render(fmt);
+        if report.verified {
+            print!("{text}")
+        } else {
+            eprint!("{text}")
+        }
+        let signers =
+            if decision.signers.is_empty() { "none".to_owned() } else { decision.signers.join(", ") };
+        println!(
+            "  policy {}: rule `{}` ({:?}); signer: {signers}",
+            decision.policy, decision.pattern, decision.mode
+        );
+    }
+    Ok(decision.exit_code(&report))
 }
 
 fn main() {

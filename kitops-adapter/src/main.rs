@@ -3,8 +3,10 @@
 
 use clap::{CommandFactory, Parser, Subcommand};
 use modelsig_common::ModelRef;
-use modelsig_common::cli::{HashingArgs, SerializationArgs, SignCommand, VerifyCommand};
+use modelsig_common::cli::{HashingArgs, PolicyVerifyCommon, SerializationArgs, SignCommand, VerifyCommand};
 use modelsig_common::errors::Error;
+use modelsig_common::ops::by_policy::policy_key_for_model;
+use modelsig_common::ops::policy::{Policy, decide};
 use modelsig_common::ops::report::OutputFormat;
 
 use modelsig_common::packaging::write::{self, PackFormat, PackLayerFormat};
@@ -38,11 +40,15 @@ enum Command {
     },
     /// Verify a model against a signature (like `model_signing verify`).
     #[command(
-        after_help = "Example:\n  modelsig-translate verify key oci:./layout:v1 --public_key key.pub --signature model.sig"
+        after_help = "Examples:\n  modelsig-translate verify key oci:./layout:v1 --public_key key.pub --signature model.sig\n  modelsig-translate verify registry:localhost:5000/models/demo:v1 --signature model.sig --policy policy.toml",
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true
     )]
     Verify {
         #[command(subcommand)]
-        method: VerifyCommand,
+        method: Option<VerifyCommand>,
+        #[command(flatten)]
+        by_policy: PolicyVerifyCommon,
     },
     /// Print the manifest (resources and digests model_signing would sign) as JSON.
     #[command(after_help = "Example:\n  modelsig-translate manifest ./model > manifest.json")]
@@ -111,7 +117,46 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             print!("{}", report.render(format));
             Ok(0)
         }
-        Command::Verify { method } => {
+        Command::Verify { method: None, by_policy } => {
+            let format = by_policy.output.output;
+            let fail = |e: Error| (e, format);
+            let model = by_policy.model.clone().unwrap_or_default();
+            let policy = Policy::discover(by_policy.policy.as_deref()).map_err(fail)?;
+            let rule = policy.rule_for(&policy_key_for_model(&model).map_err(fail)?).map_err(fail)?;
+            let (report, decision) = decide(rule, &policy.path, &model, |trust| {
+                modelsig_common::verify_model(
+                    &ModelRef::parse(&model),
+                    by_policy.signature.as_deref(),
+                    trust,
+                    &by_policy.hashing.options(),
+                    by_policy.ignore_unsigned_files,
+                )
+            })
+            .map_err(fail)?;
+            if format == OutputFormat::Json {
+                let mut json = serde_json::to_value(&report).unwrap_or_default();
+                json["policy"] = serde_json::to_value(&decision).unwrap_or_default();
+                println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            } else {
+                let text = report.render(format);
+                if report.verified {
+                    print!("{text}")
+                } else {
+                    eprint!("{text}")
+                }
+                for w in report.warnings.iter().filter(|_| !report.verified) {
+                    eprintln!("warning: {w}");
+                }
+                let signers =
+                    if decision.signers.is_empty() { "none".to_owned() } else { decision.signers.join(", ") };
+                println!(
+                    "  policy {}: rule `{}` ({:?}); signer: {signers}",
+                    decision.policy, decision.pattern, decision.mode
+                );
+            }
+            Ok(decision.exit_code(&report))
+        }
+        Command::Verify { method: Some(method), .. } => {
             let (common, policy) = method.parts();
             let format = common.output.output;
             let policy = policy.map_err(|e| (e, format))?;

@@ -11,7 +11,7 @@ use modelsig_common::ModelRef;
 use modelsig_common::crypto::signature::TrustPolicy;
 use modelsig_common::errors::Error;
 use modelsig_common::ops::by_policy::{policy_key, pull_by_policy, verify_by_policy as by_policy_verify};
-use modelsig_common::ops::policy::{Mode, Policy, Require};
+use modelsig_common::ops::policy::{Policy, Require};
 use modelsig_common::ops::report::OutputFormat;
 use modelsig_common::registry::model as remote;
 use modelsig_common::registry::{Client, Reference};
@@ -72,7 +72,7 @@ fn verify_by_policy(args: &PolicyVerifyArgs) -> Result<i32, (Error, OutputFormat
     };
     let (report, decision) =
         by_policy_verify(&r, &client, rule, &policy.path, &args.hashing.options(), &opts).map_err(fail)?;
-    let code = if decision.mode == Mode::Enforce { report.exit_code() } else { 0 };
+    let code = decision.exit_code(&report);
     if fmt == OutputFormat::Json {
         let mut json = serde_json::to_value(&report).unwrap_or_default();
         json["policy"] = serde_json::to_value(&decision).unwrap_or_default();

@@ -145,6 +145,40 @@ mode = "off"
     oras_env(cwd, &[], &["verify", &lab, "--policy", &pol]).ok("off");
     oras_env(cwd, &[], &["pull", &lab, "-o", "out-lab", "--policy", &pol]).ok("off pull");
 
+    // modelsig-translate verify registry:/oci: and cosign-modelsig verify-attestation follow
+    // the same policy when given no trust flags.
+    let t_env = |args: &[&str]| {
+        let mut c = Command::new(bin("modelsig-translate"));
+        c.args(args).current_dir(cwd).env_remove("MODELSIG_POLICY");
+        run(&mut c)
+    };
+    let reg_mixed = format!("registry:{mixed}");
+    t_env(&["verify", &reg_mixed, "--signature", "team.sig", "--policy", &pol])
+        .ok("translate verify under policy");
+    let v = t_env(&["verify", &reg_mixed, "--signature", "eve.sig", "--policy", &pol]);
+    v.expect_code(1, "eve's signature does not satisfy the mixed rule");
+    write(
+        &cwd.join("policy/oci.toml"),
+        "[[rule]]\nmatch = \"oci:**\"\nmode = \"enforce\"\nsigners = [{ public_key = \"keys/team.pub\" }]\n",
+    );
+    translate(cwd, &["pack", "model", "-o", "oci:lay:v1", "--signature", "team.sig"])
+        .ok("pack with attached signature");
+    let oci_pol = cwd.join("policy/oci.toml").display().to_string();
+    let v = t_env(&["verify", "oci:lay:v1", "--policy", &oci_pol]);
+    v.ok("oci: source under policy");
+    assert!(v.stdout.contains("rule `oci:**`") && v.stdout.contains("keys/team.pub"), "{}", v.stdout);
+    let c = |args: &[&str]| {
+        let mut c = Command::new(bin("cosign-modelsig"));
+        c.args(args).current_dir(cwd).env_remove("MODELSIG_POLICY");
+        run(&mut c)
+    };
+    c(&["attest", &mixed, "--private_key", &team.path("key.pem"), "--tlog-upload=false"]).ok("attest mixed");
+    let v =
+        c(&["verify-attestation", &mixed, "--policy", &pol, "--insecure-ignore-tlog", "--output", "json"]);
+    v.ok("verify-attestation under policy");
+    let j: serde_json::Value = serde_json::from_str(&v.stdout).unwrap_or_default();
+    assert_eq!(j["policy"]["signers"], serde_json::json!(["public_key keys/team.pub"]), "{j}");
+
     // Discovery: $MODELSIG_POLICY, then $XDG_CONFIG_HOME/modelsig/policy.toml.
     oras_env(cwd, &[("MODELSIG_POLICY", &policy)], &["verify", &prod]).ok("policy from $MODELSIG_POLICY");
     let xdg = cwd.join("xdg");

@@ -22,6 +22,15 @@ pub fn policy_key(r: &Reference) -> String {
     format!("{}/{}", r.registry, r.repository)
 }
 
+/// The string rules match for a model reference: `registry/repository` for `registry:`
+/// references, the reference as written otherwise (`oci:PATH[:TAG]`, `kit:REF`, a path).
+pub fn policy_key_for_model(model: &str) -> Result<String, Error> {
+    match model.strip_prefix("registry:") {
+        Some(r) => Ok(policy_key(&Reference::parse(r)?)),
+        None => Ok(model.to_owned()),
+    }
+}
+
 /// The signatures the rule's signers made: the one whose files are checked, and the signers
 /// that verified; or why the rule is not satisfied.
 fn signatures_by_rule<'c>(

@@ -245,3 +245,77 @@ pub struct PolicyDecision {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
 }
+
+impl PolicyDecision {
+    /// The exit code under the rule: when a listed signer's signature verified, the files
+    /// decide (a mismatch fails in every mode); otherwise `enforce` fails and `warn` / `off`
+    /// go on.
+    pub fn exit_code(&self, report: &crate::ops::report::VerifyReport) -> i32 {
+        if !self.signers.is_empty() || self.mode == Mode::Enforce { report.exit_code() } else { 0 }
+    }
+}
+
+/// Runs `check` with each signer of `rule` — until one verifies (`any`) or for every one
+/// (`all`) — and decides under the rule's mode. `check` returns a report for one trust
+/// policy (a failed signature is a report whose `signer` is unset).
+pub fn decide(
+    rule: &Rule,
+    policy: &Path,
+    model: &str,
+    mut check: impl FnMut(&TrustPolicy) -> Result<crate::ops::report::VerifyReport, Error>,
+) -> Result<(crate::ops::report::VerifyReport, PolicyDecision), Error> {
+    use crate::ops::report::VerifyReport;
+    let decision = |signers: Vec<String>, problem: Option<String>| PolicyDecision {
+        policy: policy.display().to_string(),
+        pattern: rule.pattern.clone(),
+        mode: rule.mode,
+        signers,
+        problem,
+    };
+    let started = std::time::Instant::now();
+    if rule.mode == Mode::Off {
+        let mut report = VerifyReport::new(model.to_owned(), "policy".into());
+        report.warnings.push(format!("not checked: policy rule `{}` is off", rule.pattern));
+        return Ok((report, decision(Vec::new(), None)));
+    }
+    let mut first: Option<VerifyReport> = None;
+    let mut verified = Vec::new();
+    let mut reasons = Vec::new();
+    for s in &rule.signers {
+        let report = check(&s.trust)?;
+        if report.signer.is_some() {
+            // The signer's signature verified: its files decide, in every mode.
+            if !report.verified {
+                return Ok((report, decision(vec![s.describe.clone()], None)));
+            }
+            verified.push(s.describe.clone());
+            first.get_or_insert(report);
+            if rule.require == Require::Any {
+                break;
+            }
+        } else {
+            reasons.push(format!("{}: {}", s.describe, report.error.clone().unwrap_or_default()));
+        }
+    }
+    let satisfied = match rule.require {
+        Require::Any => !verified.is_empty(),
+        Require::All => reasons.is_empty(),
+    };
+    match first {
+        Some(report) if satisfied => Ok((report, decision(verified, None))),
+        _ => {
+            let why = format!(
+                "not signed as policy rule `{}` requires ({}): {}",
+                rule.pattern,
+                if rule.require == Require::All { "every signer" } else { "any signer" },
+                reasons.join("; ")
+            );
+            let mut report =
+                VerifyReport::new(model.to_owned(), "policy".into()).failed(why.clone(), started);
+            if rule.mode == Mode::Warn {
+                report.warnings.push(format!("policy rule `{}` (warn): {why}", rule.pattern));
+            }
+            Ok((report, decision(Vec::new(), Some(why))))
+        }
+    }
+}
