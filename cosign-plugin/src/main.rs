@@ -373,7 +373,7 @@ fn verify_attestation_by_policy(
         let signers =
             if decision.signers.is_empty() { "none".to_owned() } else { decision.signers.join(", ") };
         println!(
-            "  policy {}: rule `{}` ({:?}); signer: {signers}",
+            "  policy {}: rule `{}` ({}); signer: {signers}",
             decision.policy, decision.pattern, decision.mode
         );
     }

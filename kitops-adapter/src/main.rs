@@ -150,7 +150,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
                 let signers =
                     if decision.signers.is_empty() { "none".to_owned() } else { decision.signers.join(", ") };
                 println!(
-                    "  policy {}: rule `{}` ({:?}); signer: {signers}",
+                    "  policy {}: rule `{}` ({}); signer: {signers}",
                     decision.policy, decision.pattern, decision.mode
                 );
             }

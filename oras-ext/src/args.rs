@@ -95,13 +95,23 @@ pub(crate) enum Command {
         output: OutputArgs,
     },
     /// List model signatures attached to a reference.
-    #[command(after_help = "Example:\n  oras-modelsig discover localhost:5000/models/demo:v1 --format json")]
+    #[command(
+        after_help = "Examples:\n  oras-modelsig discover localhost:5000/models/demo:v1 --format json\n  oras-modelsig discover localhost:5000/models/demo:v1 --verify --policy policy.toml\n\nWith --verify, exit 1 when the policy rule is enforce and its signers did not verify\nwhat it requires (any: one attachment; all: one per signer)."
+    )]
     Discover {
         /// Target reference.
         reference: String,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
+        /// Also verify each attached signature and attestation against the trust policy's
+        /// signers for this repository, and show who signed what and when.
+        #[arg(long)]
+        verify: bool,
+        /// Trust policy file for --verify (default: $MODELSIG_POLICY,
+        /// $XDG_CONFIG_HOME/modelsig/policy.toml, /etc/modelsig/policy.toml).
+        #[arg(long, requires = "verify")]
+        policy: Option<PathBuf>,
         #[command(flatten)]
         registry: RegistryArgs,
     },

@@ -8,10 +8,11 @@ mod args;
 use args::{Cli, Command, PolicyCommand, PolicyVerifyArgs, RemoteSign, RemoteVerify, SignArgs, VerifyArgs};
 use clap::{CommandFactory, Parser};
 use modelsig_common::ModelRef;
+use modelsig_common::cli::RegistryArgs;
 use modelsig_common::crypto::signature::TrustPolicy;
 use modelsig_common::errors::Error;
 use modelsig_common::ops::by_policy::{policy_key, pull_by_policy, verify_by_policy as by_policy_verify};
-use modelsig_common::ops::policy::{Policy, Require};
+use modelsig_common::ops::policy::{Mode, Policy, Require};
 use modelsig_common::ops::report::OutputFormat;
 use modelsig_common::registry::model as remote;
 use modelsig_common::registry::{Client, Reference};
@@ -90,9 +91,67 @@ fn verify_by_policy(args: &PolicyVerifyArgs) -> Result<i32, (Error, OutputFormat
         let signers =
             if decision.signers.is_empty() { "none".to_owned() } else { decision.signers.join(", ") };
         println!(
-            "  policy {}: rule `{}` ({:?}); signer: {signers}",
+            "  policy {}: rule `{}` ({}); signer: {signers}",
             decision.policy, decision.pattern, decision.mode
         );
+    }
+    Ok(code)
+}
+
+/// `discover --verify`: every attachment with the policy signer that verified it.
+fn discover_verified(
+    reference: &str,
+    fmt: OutputFormat,
+    registry: &RegistryArgs,
+    policy: Option<&std::path::Path>,
+) -> Result<i32, (Error, OutputFormat)> {
+    let fail = |e: Error| (e, fmt);
+    let r = parse_ref(reference).map_err(fail)?;
+    let policy = Policy::discover(policy).map_err(fail)?;
+    let rule = policy.rule_for(&policy_key(&r)).map_err(fail)?;
+    let client = Client::new(&r.registry, registry.options());
+    let attached = modelsig_common::attest::discover::discover_verified(&r, &client, rule).map_err(fail)?;
+    let verified_by: std::collections::BTreeSet<&str> =
+        attached.iter().filter_map(|a| a.verified_by.as_deref()).collect();
+    let satisfied = match rule.require {
+        Require::Any => !verified_by.is_empty(),
+        Require::All => rule.signers.iter().all(|s| verified_by.contains(s.describe.as_str())),
+    };
+    let code = if rule.mode == Mode::Enforce && !satisfied { 1 } else { 0 };
+    if fmt == OutputFormat::Json {
+        let json = serde_json::json!({
+            "reference": r.to_string(),
+            "policy": policy.path.display().to_string(),
+            "rule": rule.pattern,
+            "mode": rule.mode,
+            "satisfied": satisfied,
+            "attached": attached,
+        });
+        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        return Ok(code);
+    }
+    println!("{r}  (policy {}: rule `{}`, {})", policy.path.display(), rule.pattern, rule.mode);
+    for a in &attached {
+        println!(
+            "└── {} {}{}",
+            a.predicate_type.as_deref().unwrap_or("?"),
+            a.location,
+            a.created.as_deref().map(|c| format!(" (created {c})")).unwrap_or_default()
+        );
+        match (&a.signer, &a.verified_by, &a.problem) {
+            (Some(s), Some(by), _) => println!("      verified: {s} (policy signer {by})"),
+            (_, _, Some(p)) => println!("      NOT verified: {p}"),
+            _ => println!("      NOT verified"),
+        }
+    }
+    if attached.is_empty() {
+        println!("└── (no signatures or attestations attached)");
+    }
+    let need = if rule.require == Require::All { "every policy signer" } else { "one policy signer" };
+    if satisfied {
+        println!("policy satisfied: {need} verified an attachment");
+    } else {
+        println!("policy NOT satisfied: {need} must verify an attachment");
     }
     Ok(code)
 }
@@ -201,7 +260,10 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             );
             Ok(0)
         }
-        Command::Discover { reference, format, registry } => {
+        Command::Discover { reference, format, registry, verify: true, policy } => {
+            discover_verified(&reference, format, &registry, policy.as_deref())
+        }
+        Command::Discover { reference, format, registry, verify: false, .. } => {
             let fail = |e: Error| (e, format);
             let r = parse_ref(&reference).map_err(fail)?;
             let client = Client::new(&r.registry, registry.options());
@@ -239,7 +301,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             println!("{}: {} rule(s), first match wins", policy.path.display(), policy.rules.len());
             for (i, r) in policy.rules.iter().enumerate() {
                 let require = if r.require == Require::All { "all of" } else { "any of" };
-                println!("  {}. {} -> {:?}, {require}:", i + 1, r.pattern, r.mode);
+                println!("  {}. {} -> {}, {require}:", i + 1, r.pattern, r.mode);
                 for s in &r.signers {
                     println!("       {}", s.describe);
                 }
@@ -265,7 +327,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
                 )
                 .map_err(fail)?;
                 if let Some(p) = &decision.problem {
-                    eprintln!("warning: policy rule `{}` ({:?}): {p}", decision.pattern, decision.mode);
+                    eprintln!("warning: policy rule `{}` ({}): {p}", decision.pattern, decision.mode);
                 }
                 let checked = if decision.signers.is_empty() {
                     "each blob checked against its digest only".to_owned()

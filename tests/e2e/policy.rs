@@ -179,6 +179,44 @@ mode = "off"
     let j: serde_json::Value = serde_json::from_str(&v.stdout).unwrap_or_default();
     assert_eq!(j["policy"]["signers"], serde_json::json!(["public_key keys/team.pub"]), "{j}");
 
+    // require = "all" with only one of the two signers: refused, naming the missing one.
+    let all = cwd.join("policy/all.toml");
+    write(
+        &all,
+        &format!(
+            "[[rule]]\nmatch = \"{a}/mixed/**\"\nmode = \"enforce\"\nrequire = \"all\"\nsigners = [{{ public_key = \"keys/team.pub\" }}, {{ public_key = \"keys/ci.pub\" }}]\n"
+        ),
+    );
+    let all = all.display().to_string();
+    let v = oras_env(cwd, &[], &["verify", &mixed, "--policy", &all]);
+    v.expect_code(1, "ci never signed mixed");
+    assert!(v.stderr.contains("keys/ci.pub"), "{}", v.stderr);
+    assert!(!v.stdout.contains("verified"), "{}", v.stdout);
+    let p = oras_env(cwd, &[], &["pull", &mixed, "-o", "out-all", "--policy", &all]);
+    p.expect_code(1, "pull under require all");
+    assert_eq!(files_in(&cwd.join("out-all")), 0, "a refused pull left files behind");
+
+    // discover --verify: each attachment with who signed it, under the repository's rule.
+    let d = oras_env(cwd, &[], &["discover", &mixed, "--verify", "--policy", &pol, "--format", "json"]);
+    d.ok("discover --verify mixed");
+    let j: serde_json::Value = serde_json::from_str(&d.stdout).unwrap_or_default();
+    assert_eq!(j["satisfied"], true, "{j}");
+    let attached = j["attached"].as_array().cloned().unwrap_or_default();
+    // Two model signatures plus the cosign attestation made above.
+    assert_eq!(attached.len(), 3, "{j}");
+    let by_team = attached.iter().filter(|a| a["verified_by"] == "public_key keys/team.pub").count();
+    assert_eq!(by_team, 2, "team's signature and attestation: {j}");
+    let eve_sig = attached.iter().filter(|a| a["problem"].is_string()).collect::<Vec<_>>();
+    assert_eq!(eve_sig.len(), 1, "{j}");
+    assert!(eve_sig[0]["signer"].is_null(), "{j}");
+    assert!(attached.iter().any(|a| a["predicate_type"] == "https://model_signing/signature/v1.0"), "{j}");
+    let d = oras_env(cwd, &[], &["discover", &mixed, "--verify", "--policy", &all]);
+    d.expect_code(1, "discover under require all: ci's signature is missing");
+    assert!(d.stdout.contains("policy NOT satisfied") && d.stdout.contains("NOT verified"), "{}", d.stdout);
+    let d = oras_env(cwd, &[], &["discover", &lab, "--verify", "--policy", &pol]);
+    d.ok("off rule: listed, not checked");
+    assert!(d.stdout.contains("no signatures or attestations attached"), "{}", d.stdout);
+
     // Discovery: $MODELSIG_POLICY, then $XDG_CONFIG_HOME/modelsig/policy.toml.
     oras_env(cwd, &[("MODELSIG_POLICY", &policy)], &["verify", &prod]).ok("policy from $MODELSIG_POLICY");
     let xdg = cwd.join("xdg");
@@ -251,7 +289,7 @@ fn malformed_policies_are_refused_naming_file_rule_and_key() {
     let r = oras(cwd, &["policy", "check", "good.toml"]);
     r.ok("check good");
     assert!(
-        r.stdout.contains("reg.example/models/** -> Enforce, all of") && r.stdout.contains("public_key"),
+        r.stdout.contains("reg.example/models/** -> enforce, all of") && r.stdout.contains("public_key"),
         "{}",
         r.stdout
     );

@@ -5,4 +5,6 @@
 
 pub mod cosign;
 #[cfg(feature = "http")]
+pub mod discover;
+#[cfg(feature = "http")]
 pub mod registry;

@@ -17,7 +17,7 @@ use crate::formats::manifest::Manifest;
 use crate::hashing::source::HashOptions;
 use crate::oci::referrer;
 use crate::oci::{BlobStore, Descriptor, ImageManifest, MEDIA_TYPE_MANIFEST, OciDigest};
-use crate::ops::remote::RemoteVerifyOptions;
+use crate::ops::remote::{MAX_SIGNATURE_CANDIDATES, RemoteVerifyOptions};
 use crate::ops::report::VerifyReport;
 use crate::ops::verify::check_files;
 use crate::packaging::read::PackagedModel;
@@ -192,10 +192,25 @@ fn candidates(
     target: &Reference,
     digest: &OciDigest,
 ) -> Result<Vec<(String, Bundle)>, Error> {
+    Ok(attached_bundles(client, target, digest)?.into_iter().map(|(w, _, b)| (w, b)).collect())
+}
+
+/// Every bundle attached to a manifest — model signatures and cosign attestations as
+/// referrers (the newest [`MAX_SIGNATURE_CANDIDATES`], by their creation annotation), and
+/// legacy `.att` layers — as `(where, created, bundle)`.
+pub fn attached_bundles(
+    client: &Client,
+    target: &Reference,
+    digest: &OciDigest,
+) -> Result<Vec<(String, Option<String>, Bundle)>, Error> {
     let repo = client.repo(&target.repository);
     let mut out = Vec::new();
     let (refs, _) = repo.referrers(digest)?;
-    for d in refs.iter().filter(|d| referrer::is_bundle_referrer(d)) {
+    let mut refs: Vec<_> = refs.into_iter().filter(referrer::is_bundle_referrer).collect();
+    let created = |d: &Descriptor| d.annotation(crate::oci::ANNOTATION_CREATED).map(str::to_owned);
+    refs.sort_by_key(|d| std::cmp::Reverse(created(d)));
+    refs.truncate(MAX_SIGNATURE_CANDIDATES);
+    for d in &refs {
         let Some(m) = repo.fetch_manifest(&d.digest_str)? else { continue };
         let Ok(rm) = ImageManifest::from_json(&m.bytes, "referrer") else { continue };
         if rm.subject.as_ref().map(|s| &s.digest_str) != Some(&digest.to_string()) {
@@ -204,7 +219,7 @@ fn candidates(
         let Some(layer) = referrer::bundle_layer(&rm) else { continue };
         let bytes = repo.read_blob(layer, "attestation bundle")?;
         if let Ok(b) = Bundle::from_json(&bytes, "attestation bundle") {
-            out.push((d.digest_str.clone(), b));
+            out.push((d.digest_str.clone(), created(d), b));
         }
     }
     if let Some(m) = repo.fetch_manifest(&cosign::att_tag(digest))? {
@@ -214,6 +229,7 @@ fn candidates(
             let Ok(env) = serde_json::from_slice::<Envelope>(&bytes) else { continue };
             out.push((
                 format!("{} layer {}", cosign::att_tag(digest), layer.digest_str),
+                None,
                 legacy_bundle(env, layer)?,
             ));
         }
