@@ -42,6 +42,10 @@ pub struct HashingArgs {
     /// its compressed size, at least 64 MiB).
     #[arg(long = "max-unpacked-size", value_name = "SIZE", value_parser = parse_size)]
     pub max_unpacked_size: Option<u64>,
+    /// For a model in a container image (KServe ModelCar): the directory holding it, e.g.
+    /// /models (default: the directory holding every file of the image's last layer).
+    #[arg(long = "model-root", value_name = "DIR")]
+    pub model_root: Option<String>,
 }
 
 /// A `--max-unpacked-size` value that is not a size.
@@ -89,6 +93,7 @@ impl HashingArgs {
             threads: self.threads.unwrap_or_else(crate::hashing::default_threads).max(1),
             quiet: self.quiet,
             max_unpacked_size: self.max_unpacked_size,
+            model_root: self.model_root.clone(),
         }
     }
 }

@@ -58,6 +58,7 @@ pub fn tar_layer(data: &[u8]) {
                 progress: &NoProgress,
                 allow_links,
                 path_prefix: None,
+                image_root: None,
             };
             let _ = hash_layer(data, &job);
         }

@@ -9,6 +9,7 @@ mod hostile;
 mod hostile_registry;
 mod interop;
 mod matrix;
+mod modelcar;
 mod packaged;
 mod policy;
 mod remote;

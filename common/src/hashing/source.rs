@@ -42,6 +42,8 @@ pub struct HashOptions {
     /// The most bytes one compressed layer may unpack to (`None`: 100x its compressed
     /// size, at least 64 MiB).
     pub max_unpacked_size: Option<u64>,
+    /// `--model-root`: the directory of a container image that holds the model.
+    pub model_root: Option<String>,
 }
 
 impl Default for HashOptions {
@@ -53,6 +55,7 @@ impl Default for HashOptions {
             threads: crate::hashing::default_threads(),
             quiet: false,
             max_unpacked_size: None,
+            model_root: None,
         }
     }
 }
@@ -91,6 +94,9 @@ pub struct HashRequest {
     pub signed: Option<std::collections::HashSet<String>>,
     /// The most bytes one compressed layer may unpack to (`None`: the default cap).
     pub max_unpacked: Option<u64>,
+    /// For container images: the directory that holds the model (`None`: found from the
+    /// last layer).
+    pub model_root: Option<String>,
     /// How the files of packaged layers are established.
     pub layers: LayerTrust,
     /// Worker threads.
@@ -161,6 +167,11 @@ pub trait ModelSource {
     /// must be recorded as ignored (a ModelKit's `Kitfile`, written by `kit unpack`).
     fn implicit_ignores(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// For a model inside a container image: the directory holding it (`/models`), once
+    /// hashed.
+    fn model_root(&self) -> Option<String> {
+        None
     }
     /// A signature stored with the model (an OCI referrer in a layout), if any.
     fn attached_signature(&self) -> Result<Option<Vec<u8>>, SourceError> {

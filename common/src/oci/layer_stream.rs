@@ -19,6 +19,7 @@ use crate::formats::manifest::{Method, ResourceKey};
 use crate::hashing::{Progress, StreamHasher};
 use crate::io::Tap;
 use crate::oci::OciDigest;
+use crate::oci::changeset::{Changes, Placement, covers_root, place};
 use crate::oci::modelpack::LayerFormat;
 use crate::oci::tar_archive::{MemberKind, TarError, TarLimits, TarReader};
 use sha2::Digest as _;
@@ -55,6 +56,10 @@ pub struct LayerJob<'a> {
     /// For tar layers: the path the layer packs (its file path annotation or Kitfile
     /// entry); every file in it must be that path or below it.
     pub path_prefix: Option<String>,
+    /// For container image layers: the model root (a member-name prefix, see
+    /// [`crate::oci::changeset`]). Members outside it are skipped unread, names inside it
+    /// are taken relative to it, and whiteouts are reported as changes, not files.
+    pub image_root: Option<&'a str>,
 }
 
 /// What one pass over a layer produced.
@@ -68,6 +73,8 @@ pub struct LayerOutput {
     pub unsigned: Vec<String>,
     /// The uncompressed digest.
     pub diff_id: Option<OciDigest>,
+    /// For container image layers: what the layer deletes below it, and its directories.
+    pub changes: Changes,
 }
 
 impl LayerJob<'_> {
@@ -259,9 +266,69 @@ fn walk_tar<R: Read>(reader: R, job: &LayerJob<'_>, buf: &mut [u8]) -> Result<La
     let mut links: Vec<(String, String, String)> = Vec::new();
     let mut archive = TarReader::new(reader, TarLimits::default());
     while let Some(member) = archive.next_member().map_err(fail)? {
-        let name = member.name;
         let entry_what = || format!("{}, entry `{}`", job.what, member.raw_name);
-        let target = match member.kind {
+        let mut kind = member.kind.clone();
+        let name = match job.image_root {
+            None => member.name.clone(),
+            Some(root) => {
+                let is_link = matches!(kind, MemberKind::Symlink(_) | MemberKind::HardLink(_));
+                if !root.is_empty() && covers_root(&member.name, root) && kind != MemberKind::Directory {
+                    if is_link {
+                        return Err(content(
+                            &entry_what(),
+                            format!(
+                                "is a link at the model root `/{root}` or above it: a runtime would show another directory; name the real one with --model-root"
+                            ),
+                        ));
+                    }
+                    // A file where the root's directory was: nothing of the model below.
+                    out.changes.wipe_root = true;
+                    continue;
+                }
+                match place(&member.name, root).map_err(|p| content(&entry_what(), p))? {
+                    Placement::Outside => continue,
+                    Placement::WipeRoot => {
+                        out.changes.wipe_root = true;
+                        continue;
+                    }
+                    Placement::Whiteout(rel) => {
+                        out.changes.whiteouts.push(rel);
+                        continue;
+                    }
+                    Placement::Opaque(rel) => {
+                        out.changes.opaque.push(rel);
+                        continue;
+                    }
+                    Placement::Inside(rel) if kind == MemberKind::Directory => {
+                        if !rel.is_empty() {
+                            out.changes.dirs.push(rel);
+                        }
+                        continue;
+                    }
+                    Placement::Inside(rel) if rel.is_empty() || rel == "." => continue,
+                    Placement::Inside(rel) => {
+                        if let MemberKind::HardLink(t) = &kind {
+                            // Hard link targets name archive members: take them from the root.
+                            let t = crate::oci::changeset::normalize_root(t)
+                                .and_then(|t| {
+                                    t.strip_prefix(&format!("{root}/"))
+                                        .map(str::to_owned)
+                                        .or_else(|| root.is_empty().then_some(t))
+                                })
+                                .ok_or_else(|| {
+                                    content(
+                                        &entry_what(),
+                                        format!("hard link target `{t}` is outside the model root `/{root}`"),
+                                    )
+                                })?;
+                            kind = MemberKind::HardLink(t);
+                        }
+                        rel
+                    }
+                }
+            }
+        };
+        let target = match kind {
             MemberKind::Directory => continue,
             MemberKind::File => None,
             MemberKind::Symlink(t) => Some((t, true)),
@@ -413,6 +480,7 @@ mod tests {
             progress: &NoProgress,
             allow_links: false,
             path_prefix: None,
+            image_root: None,
         }
     }
 

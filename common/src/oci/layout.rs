@@ -78,8 +78,13 @@ impl OciLayout {
     /// Finds a manifest: `None` (the only one), a tag (`org.opencontainers.image.ref.name`),
     /// or `@sha256:…`.
     pub fn resolve(&self, index: &ImageIndex, reference: Option<&str>) -> Result<Descriptor, OciError> {
-        let manifests: Vec<&Descriptor> =
-            index.manifests.iter().filter(|d| d.media_type == MEDIA_TYPE_MANIFEST).collect();
+        let manifests: Vec<&Descriptor> = index
+            .manifests
+            .iter()
+            .filter(|d| {
+                d.media_type == MEDIA_TYPE_MANIFEST || d.media_type == super::MEDIA_TYPE_DOCKER_MANIFEST
+            })
+            .collect();
         let found = match reference {
             Some(r) if r.starts_with('@') => {
                 let want: OciDigest = r[1..].parse()?;

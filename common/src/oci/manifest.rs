@@ -43,6 +43,7 @@ impl ImageManifest {
         }
         if let Some(mt) = &m.media_type
             && mt != MEDIA_TYPE_MANIFEST
+            && mt != super::MEDIA_TYPE_DOCKER_MANIFEST
         {
             return Err(FormatError::field(
                 what,

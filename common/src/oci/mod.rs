@@ -14,6 +14,7 @@
 //! (never over a re-serialization), and each descriptor is validated (`sha256:` + 64 hex)
 //! before any digest becomes a file name.
 
+pub mod changeset;
 pub mod descriptor;
 pub mod digest;
 pub mod index;
@@ -59,6 +60,9 @@ pub trait BlobStore: Sync {
 
 /// `application/vnd.oci.image.manifest.v1+json`.
 pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// Docker's image manifest (schema 2), the same structure as OCI's; read as a container
+/// image.
+pub const MEDIA_TYPE_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// `application/vnd.oci.image.index.v1+json`.
 pub const MEDIA_TYPE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// The empty JSON descriptor media type (`{}`).

@@ -13,6 +13,7 @@ use crate::formats::bundle::Bundle;
 use crate::formats::manifest::{Manifest, Serialization};
 use crate::hashing::StreamHasher;
 use crate::hashing::source::{HashOptions, LayerTrust, signed_paths};
+use crate::oci::changeset::{Changes, Placement, TopDown, common_dir, covers_root, normalize_root, place};
 use crate::oci::layer_stream::{tar_failure, unpacked_limit, unpacked_stream};
 use crate::oci::modelpack::LayerFormat;
 use crate::oci::referrer;
@@ -20,7 +21,7 @@ use crate::oci::tar_archive::{MemberKind, TarLimits, TarReader};
 use crate::oci::{BlobStore, Descriptor, ImageManifest, OciDigest};
 use crate::ops::report::VerifyReport;
 use crate::ops::verify::{VerifyOptions, check_files, serialization_for};
-use crate::packaging::read::PackagedModel;
+use crate::packaging::read::{PackageFormat, PackagedModel};
 use crate::registry::client::{Client, Repo};
 use crate::registry::model::resolve;
 use crate::registry::reference::Reference;
@@ -424,6 +425,156 @@ fn precheck(
     Ok(())
 }
 
+/// Pulling the model out of a container image: layers from the top down, each file taken
+/// from the topmost layer that shows it under the model root (the view a runtime gives,
+/// see [`crate::oci::changeset`]), each checked against the signature as it streams.
+struct ImagePull<'a> {
+    model: &'a PackagedModel<'a>,
+    /// The verified signature's manifest, its serialization and the files wanted; `None`
+    /// for a pull the trust policy lets through unchecked (`warn`/`off`).
+    checked: Option<(&'a Manifest, &'a Serialization, &'a Wanted)>,
+    /// Unchecked pulls: which files (`--include`).
+    want: &'a dyn Fn(&str) -> bool,
+    out: &'a Path,
+    hash: &'a HashOptions,
+}
+
+impl ImagePull<'_> {
+    fn layer_what(&self, i: usize) -> String {
+        format!("layer {i} ({})", self.model.layers[i].desc.digest_str)
+    }
+
+    fn archive(&self, i: usize) -> Result<TarReader<Box<dyn Read + '_>>, Error> {
+        let layer = &self.model.layers[i];
+        let what = self.layer_what(i);
+        let limit = unpacked_limit(layer.desc.size, self.hash.max_unpacked_size);
+        let blob = self.model.store().open_blob(&layer.desc, &what)?;
+        Ok(TarReader::new(unpacked_stream(blob, layer.format, limit, &what)?, TarLimits::default()))
+    }
+
+    /// The model root: `--model-root`, else the directory holding every file of the topmost
+    /// layer that adds files (as when verifying), found from the layers' headers.
+    fn root(&self) -> Result<String, Error> {
+        if let Some(r) = &self.hash.model_root {
+            return normalize_root(r).ok_or_else(|| {
+                OciError::Content {
+                    what: "--model-root".into(),
+                    problem: format!("`{r}` leaves the image's root"),
+                }
+                .into()
+            });
+        }
+        for i in (0..self.model.layers.len()).rev() {
+            let what = self.layer_what(i);
+            let mut archive = self.archive(i)?;
+            let mut files = Vec::new();
+            while let Some(m) = archive.next_member().map_err(|e| tar_failure(&what, e))? {
+                let base = m.name.rsplit('/').next().unwrap_or_default();
+                if m.kind != MemberKind::Directory && !base.starts_with(crate::oci::changeset::WHITEOUT) {
+                    files.push(m.name);
+                }
+            }
+            std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(OciError::from_io)?;
+            if !files.is_empty() {
+                let root = common_dir(files.iter().map(String::as_str));
+                if !root.is_empty() {
+                    return Ok(root);
+                }
+                break;
+            }
+        }
+        Err(OciError::Content {
+            what: "image".into(),
+            problem: "cannot tell which directory holds the model: the topmost layer that adds files does not keep them under one directory; pass --model-root (e.g. /models)".into(),
+        }
+        .into())
+    }
+
+    fn run(&self, report: &mut PullReport, buf: &mut [u8]) -> Result<(), Error> {
+        let root = self.root()?;
+        let mut seen = TopDown::default();
+        for i in (0..self.model.layers.len()).rev() {
+            let what = self.layer_what(i);
+            let mut archive = self.archive(i)?;
+            let mut changes = Changes::default();
+            let mut files = Vec::new();
+            let mut staged = Vec::new();
+            while let Some(member) = archive.next_member().map_err(|e| tar_failure(&what, e))? {
+                let entry = || format!("{what}, entry `{}`", member.raw_name);
+                let bad = |problem: String| -> Error { OciError::Content { what: entry(), problem }.into() };
+                let is_link = matches!(member.kind, MemberKind::Symlink(_) | MemberKind::HardLink(_));
+                if !root.is_empty()
+                    && covers_root(&member.name, &root)
+                    && member.kind != MemberKind::Directory
+                {
+                    if is_link {
+                        return Err(bad(format!(
+                            "is a link at the model root `/{root}` or above it: a runtime would show another directory; name the real one with --model-root"
+                        )));
+                    }
+                    changes.wipe_root = true;
+                    continue;
+                }
+                let rel = match place(&member.name, &root).map_err(bad)? {
+                    Placement::Outside => continue,
+                    Placement::WipeRoot => {
+                        changes.wipe_root = true;
+                        continue;
+                    }
+                    Placement::Whiteout(r) => {
+                        changes.whiteouts.push(r);
+                        continue;
+                    }
+                    Placement::Opaque(r) => {
+                        changes.opaque.push(r);
+                        continue;
+                    }
+                    Placement::Inside(r) if member.kind == MemberKind::Directory => {
+                        if !r.is_empty() {
+                            changes.dirs.push(r);
+                        }
+                        continue;
+                    }
+                    Placement::Inside(r) => r,
+                };
+                files.push(rel.clone());
+                if !seen.visible(&rel) {
+                    continue;
+                }
+                let Some((signed, ser, wanted)) = self.checked else {
+                    if (self.want)(&rel) {
+                        if is_link {
+                            return Err(bad("links are not pulled".into()));
+                        }
+                        let mut pending = Pending::unchecked(self.out, &rel)?;
+                        pending.fill(&mut archive.data(), buf)?;
+                        staged.push(pending);
+                    }
+                    continue;
+                };
+                let Some(resource) = wanted.resource(&rel) else { continue };
+                if is_link {
+                    return Err(bad("links are not pulled".into()));
+                }
+                if local_matches(&self.out.join(&rel), resource, ser, signed) {
+                    report.already_present.push(rel);
+                    continue;
+                }
+                let mut pending = Pending::new(self.out, &rel, resource, ser)?;
+                pending.fill(&mut archive.data(), buf)?;
+                report.written.push(pending.commit(signed)?);
+            }
+            std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(OciError::from_io)?;
+            // Unchecked files land only once their layer matched its digest.
+            for p in staged.drain(..) {
+                report.written.push(p.persist()?);
+            }
+            seen.visited(&changes, files);
+        }
+        Ok(())
+    }
+}
+
 /// Pulls the files of a signed model (or those matching `include`), verifying the signature
 /// first and every file as it streams; files are renamed into place only once they match,
 /// and the pull stops at the first mismatch.
@@ -464,7 +615,14 @@ pub fn pull_verified(
     let mut report = PullReport { subject: sig.subject.digest_str.clone(), ..Default::default() };
     let store = sig.model.store();
     let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
-    for (i, layer) in sig.model.layers.iter().enumerate() {
+    if sig.model.format == PackageFormat::Image {
+        let all = |_: &str| true;
+        let plan =
+            ImagePull { model: &sig.model, checked: Some((signed, &ser, &wanted)), want: &all, out, hash };
+        plan.run(&mut report, &mut buf)?;
+    }
+    let layers = if sig.model.format == PackageFormat::Image { &[][..] } else { &sig.model.layers[..] };
+    for (i, layer) in layers.iter().enumerate() {
         let what = format!("layer {i} ({})", layer.desc.digest_str);
         if layer.format == LayerFormat::Raw {
             let Some(name) = &layer.path else { continue };
@@ -622,7 +780,12 @@ pub fn pull_unverified(
     let mut report = PullReport { subject: fetched.desc.digest_str.clone(), ..Default::default() };
     let store = model.store();
     let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
-    for (i, layer) in model.layers.iter().enumerate() {
+    if model.format == PackageFormat::Image {
+        let plan = ImagePull { model: &model, checked: None, want: &want, out, hash };
+        plan.run(&mut report, &mut buf)?;
+    }
+    let layers = if model.format == PackageFormat::Image { &[][..] } else { &model.layers[..] };
+    for (i, layer) in layers.iter().enumerate() {
         let what = format!("layer {i} ({})", layer.desc.digest_str);
         if layer.format == LayerFormat::Raw {
             let Some(name) = &layer.path else { continue };

@@ -34,6 +34,9 @@ pub struct SignReport {
     pub root_digest: String,
     /// Bytes hashed.
     pub bytes_hashed: u64,
+    /// For a model in a container image: the directory that holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_root: Option<String>,
     /// Wall time.
     pub seconds: f64,
 }
@@ -44,9 +47,10 @@ impl SignReport {
         match format {
             OutputFormat::Json => json_line(&serde_json::json!({ "signed": true, "report": self })),
             OutputFormat::Text => format!(
-                "Signing succeeded: {} resources of {} ({}) -> {}\n",
+                "Signing succeeded: {} resources of {}{} ({}) -> {}\n",
                 self.resources,
                 self.model,
+                self.model_root.as_ref().map(|r| format!(" (model root {r})")).unwrap_or_default(),
                 human_bytes(self.bytes_hashed),
                 self.signature
             ),
@@ -96,6 +100,9 @@ pub struct VerifyReport {
     pub summary: Summary,
     /// Bytes hashed.
     pub bytes_hashed: u64,
+    /// For a model in a container image: the directory that holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_root: Option<String>,
     /// For registry sources: the manifest digest the tag resolved to (everything after was
     /// fetched by digest).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,6 +154,7 @@ impl VerifyReport {
             files: Vec::new(),
             summary: Summary::default(),
             bytes_hashed: 0,
+            model_root: None,
             subject: None,
             bytes_transferred: None,
             io_read_bytes: None,
@@ -216,8 +224,10 @@ impl VerifyReport {
         }
         if self.verified {
             s.push_str(&format!(
-                "Verification succeeded: {} resources of {} match the signature",
-                self.summary.ok, self.model
+                "Verification succeeded: {} resources of {}{} match the signature",
+                self.summary.ok,
+                self.model,
+                self.model_root.as_ref().map(|r| format!(" (model root {r})")).unwrap_or_default()
             ));
             if let Some(signer) = &self.signer {
                 s.push_str(&format!(" by {signer}"));

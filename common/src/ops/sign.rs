@@ -48,6 +48,7 @@ fn hash_for_signing(
         only: None,
         signed: None,
         max_unpacked: opts.max_unpacked_size,
+        model_root: opts.model_root.clone(),
         layers: model.layer_trust(),
         threads: opts.threads,
     };
@@ -83,6 +84,7 @@ pub fn sign_model(
         resources: hashed.manifest.len(),
         root_digest: hashed.manifest.root_digest().hex(),
         bytes_hashed: hashed.bytes_read,
+        model_root: source.model_root(),
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -74,6 +74,7 @@ pub fn check_files(
         only: (opts.ignore_unsigned_files && !single).then(|| signed_paths(signed)),
         signed: (!single).then(|| signed_paths(signed).into_iter().collect()),
         max_unpacked: opts.hash.max_unpacked_size,
+        model_root: opts.hash.model_root.clone(),
         layers: opts.layers,
         threads: opts.hash.threads,
     };
@@ -84,6 +85,7 @@ pub fn check_files(
     };
     let hashed = if single { hashed.as_single_file() } else { hashed };
     report.bytes_hashed = hashed.bytes_read;
+    report.model_root = source.model_root();
     Ok(report.with_comparison(hashed.compare(signed), started))
 }
 

@@ -1,6 +1,8 @@
 //! Models packaged as OCI artifacts, read as model sources without unpacking: CNCF
 //! ModelPack, KitOps ModelKits (old manifests without `artifactType` and new ones), and
-//! generic ORAS artifacts (layers titled by `org.opencontainers.image.title`).
+//! generic ORAS artifacts (layers titled by `org.opencontainers.image.title`), and
+//! container images that carry a model under a directory (KServe ModelCars: `COPY model/
+//! /models/`), read across their layers as a runtime applies them ([`crate::oci::changeset`]).
 //!
 //! The index pins the manifest digest, the manifest pins the config and layer digests, and
 //! every blob is checked as it streams (see [`crate::oci::layer_stream`]), so the resources
@@ -28,6 +30,8 @@ pub enum PackageFormat {
     ModelKit,
     /// Any artifact whose layers carry file titles (e.g. `oras push`).
     Artifact,
+    /// A container image (OCI or Docker v2) holding the model under a directory.
+    Image,
 }
 
 /// A layer and how to read it.
@@ -57,6 +61,8 @@ pub struct PackagedModel<'a> {
     /// Its layers in order.
     pub layers: Vec<PlannedLayer>,
     name: String,
+    /// For container images: the model root used by the last hash (given or found).
+    model_root: std::sync::OnceLock<String>,
 }
 
 fn content(what: &str, problem: impl Into<String>) -> OciError {
@@ -68,6 +74,52 @@ pub const ANNOTATION_ORAS_UNPACK: &str = "io.deis.oras.content.unpack";
 
 /// The OCI tar+gzip layer media type (what `oras push DIR` and oras-py use for directories).
 const OCI_TAR_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// Image configs: OCI and Docker (`application/vnd.docker.container.image.v1+json`).
+const IMAGE_CONFIGS: [&str; 2] =
+    ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
+
+/// The format of a container image layer (OCI `…layer.v1.tar[+gzip|+zstd]`, Docker
+/// `…rootfs.diff.tar[.gzip]`); `Err` for non-distributable layers and anything else.
+fn image_layer_format(mt: &str) -> Result<LayerFormat, String> {
+    Ok(match mt {
+        "application/vnd.oci.image.layer.v1.tar" | "application/vnd.docker.image.rootfs.diff.tar" => {
+            LayerFormat::Tar
+        }
+        OCI_TAR_GZIP | "application/vnd.docker.image.rootfs.diff.tar.gzip" => LayerFormat::TarGzip,
+        "application/vnd.oci.image.layer.v1.tar+zstd" => LayerFormat::TarZstd,
+        mt if mt.contains("nondistributable") || mt.contains("foreign") => {
+            return Err(format!(
+                "is a non-distributable layer (`{mt}`): its content may not be in this store"
+            ));
+        }
+        mt => return Err(format!("unknown image layer media type `{mt}`")),
+    })
+}
+
+/// Does this manifest describe a container image rather than a model artifact: an image
+/// config, image layer types, and no file names on the layers?
+fn is_container_image(m: &ImageManifest) -> bool {
+    m.artifact_type.is_none()
+        && IMAGE_CONFIGS.contains(&m.config.media_type.as_str())
+        && !m.layers.is_empty()
+        && m.layers.iter().all(|l| {
+            l.annotation(ANNOTATION_TITLE).is_none()
+                && modelpack::annotation(l, modelpack::ANNOTATION_FILEPATH).is_none()
+                && image_layer_format(&l.media_type).is_ok()
+        })
+}
+
+/// The part of an image config read here (image-spec `config.md`).
+#[derive(serde::Deserialize)]
+struct ImageConfig {
+    rootfs: RootFs,
+}
+
+#[derive(serde::Deserialize)]
+struct RootFs {
+    diff_ids: Vec<String>,
+}
 
 /// How a layer of a generic (ORAS) artifact is extracted, as ORAS does: a file named by its
 /// title, or — with `io.deis.oras.content.unpack: "true"` — a tar archive of the directory
@@ -145,6 +197,7 @@ impl<'a> PackagedModel<'a> {
                 PackageFormat::ModelPack
             }
             (Some(modelkit::ARTIFACT_TYPE), _) | (_, modelkit::CONFIG_MEDIA_TYPE) => PackageFormat::ModelKit,
+            _ if is_container_image(&manifest) => PackageFormat::Image,
             _ => PackageFormat::Artifact,
         };
         let mut name = fallback_name;
@@ -182,8 +235,25 @@ impl<'a> PackagedModel<'a> {
                 }
                 kitfile = Some(k);
             }
+            PackageFormat::Image => {
+                let cfg = store.read_blob(&manifest.config, "image config")?;
+                let cfg: ImageConfig = serde_json::from_slice(&cfg)
+                    .map_err(|e| content("image config", format!("not an image config: {e}")))?;
+                if cfg.rootfs.diff_ids.len() != manifest.layers.len() {
+                    return Err(content(
+                        "image config",
+                        format!(
+                            "rootfs.diff_ids lists {} layers, the manifest has {}",
+                            cfg.rootfs.diff_ids.len(),
+                            manifest.layers.len()
+                        ),
+                    ));
+                }
+                diff_ids = cfg.rootfs.diff_ids.into_iter().map(Some).collect();
+            }
             PackageFormat::Artifact => {}
         }
+        let image = format == PackageFormat::Image;
         let mut layers = Vec::with_capacity(manifest.layers.len());
         for (i, d) in manifest.layers.iter().enumerate() {
             let what = layer_what(i, d);
@@ -191,6 +261,9 @@ impl<'a> PackagedModel<'a> {
                 PackageFormat::ModelPack => modelpack::parse_layer_media_type(&d.media_type).map(|(_, f)| f),
                 PackageFormat::ModelKit => modelkit::parse_layer_media_type(&d.media_type).map(|(_, f)| f),
                 PackageFormat::Artifact => Some(oras_layer_format(d).map_err(|p| content(&what, p))?),
+                PackageFormat::Image => {
+                    Some(image_layer_format(&d.media_type).map_err(|p| content(&what, p))?)
+                }
             }
             .ok_or_else(|| content(&what, format!("unknown layer media type `{}`", d.media_type)))?;
             let annotated = modelpack::annotation(d, modelpack::ANNOTATION_FILEPATH)
@@ -200,6 +273,7 @@ impl<'a> PackagedModel<'a> {
                     kitfile.as_ref().and_then(|k| k.entry_for_digest(&d.digest_str)).map(|e| e.path.clone())
                 });
             let path = match annotated {
+                _ if image => None,
                 // A tar layer of the whole context (`.`) has no path prefix to enforce.
                 Some(p) if format != LayerFormat::Raw && p.split('/').all(|c| c.is_empty() || c == ".") => {
                     None
@@ -215,7 +289,22 @@ impl<'a> PackagedModel<'a> {
             };
             layers.push(PlannedLayer { desc: d.clone(), format, path, diff_id: diff_ids[i].clone() });
         }
-        Ok(Self { store, layout: None, manifest_desc, manifest, format, layers, name })
+        Ok(Self {
+            store,
+            layout: None,
+            manifest_desc,
+            manifest,
+            format,
+            layers,
+            name,
+            model_root: Default::default(),
+        })
+    }
+
+    /// The model root of a container image, once hashed (given with `--model-root`, or
+    /// found from the last layer).
+    pub fn model_root(&self) -> Option<&str> {
+        self.model_root.get().map(String::as_str)
     }
 
     /// Where the blobs are.
@@ -257,6 +346,10 @@ impl ModelSource for PackagedModel<'_> {
         Ok(None)
     }
 
+    fn model_root(&self) -> Option<String> {
+        self.model_root.get().map(|r| format!("/{r}"))
+    }
+
     fn implicit_ignores(&self) -> Vec<String> {
         match self.format {
             PackageFormat::ModelKit => modelkit::KITFILE_NAMES.iter().map(|s| s.to_string()).collect(),
@@ -279,6 +372,15 @@ impl ModelSource for PackagedModel<'_> {
         let signed: Option<&(dyn Fn(&str) -> bool + Sync)> = signed.as_ref().map(|f| f as _);
         let total: u64 = self.layers.iter().map(|l| l.desc.size).sum();
         let bar = progress(total);
+        if self.format == PackageFormat::Image {
+            return self.hash_image(req, &include, signed, bar.as_ref(), total);
+        }
+        if req.model_root.is_some() {
+            return Err(SourceError::Oci(content(
+                &self.manifest_desc.digest_str,
+                "--model-root applies to container images; this is a model artifact",
+            )));
+        }
         let results: BTreeMap<usize, crate::oci::layer_stream::LayerOutput> =
             crate::hashing::parallel::try_map(
                 &self.layers,
@@ -319,6 +421,20 @@ impl PackagedModel<'_> {
         signed: Option<&(dyn Fn(&str) -> bool + Sync)>,
         progress: &dyn Progress,
     ) -> Result<crate::oci::layer_stream::LayerOutput, OciError> {
+        self.hash_layer_at(i, layer, req, include, signed, progress, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn hash_layer_at(
+        &self,
+        i: usize,
+        layer: &PlannedLayer,
+        req: &HashRequest,
+        include: &(dyn Fn(&str) -> bool + Sync),
+        signed: Option<&(dyn Fn(&str) -> bool + Sync)>,
+        progress: &dyn Progress,
+        root: Option<&str>,
+    ) -> Result<crate::oci::layer_stream::LayerOutput, OciError> {
         let what = layer_what(i, &layer.desc);
         let ser = &req.serialization;
         let digest: OciDigest = layer.desc.digest()?;
@@ -335,6 +451,7 @@ impl PackagedModel<'_> {
             progress,
             allow_links: ser.allow_symlinks,
             path_prefix: if layer.format == LayerFormat::Raw { None } else { layer.path.clone() },
+            image_root: root,
         };
         let (raw_digests, stream_tar) = match req.layers {
             LayerTrust::Stream => (false, true),
@@ -361,5 +478,153 @@ impl PackagedModel<'_> {
             return Err(content(&what, format!("diffId is {got} but the config records {want}")));
         }
         Ok(out)
+    }
+}
+
+/// Takes a layer hashed with the whole archive as its root (names as written) to the model
+/// root: names made relative, what lies outside dropped, the ignore list and the signed
+/// list applied as a pass rooted there would have.
+fn rebase(
+    out: crate::oci::layer_stream::LayerOutput,
+    root: &str,
+    include: &(dyn Fn(&str) -> bool + Sync),
+    signed: Option<&(dyn Fn(&str) -> bool + Sync)>,
+) -> crate::oci::layer_stream::LayerOutput {
+    use crate::formats::manifest::ResourceKey;
+    use crate::oci::changeset::{Placement, covers_root, place};
+    let rel = |n: &str| -> Option<String> {
+        match place(n, root) {
+            Ok(Placement::Inside(r)) if !r.is_empty() => Some(r),
+            _ => None,
+        }
+    };
+    let mut o = crate::oci::layer_stream::LayerOutput { diff_id: out.diff_id, ..Default::default() };
+    o.files = out.files.iter().filter_map(|f| rel(f)).collect();
+    let mut unsigned = std::collections::BTreeSet::new();
+    for (k, d) in out.resources {
+        let Some(r) = rel(k.path()) else { continue };
+        if !include(&r) {
+            continue;
+        }
+        if signed.is_some_and(|s| !s(&r)) {
+            unsigned.insert(r);
+            continue;
+        }
+        let key = match k.range() {
+            None => ResourceKey::file(&r),
+            Some((a, b)) => ResourceKey::shard(&r, a, b),
+        };
+        o.resources.push((key, d));
+    }
+    o.unsigned = unsigned.into_iter().collect();
+    let c = out.changes;
+    o.changes.wipe_root = c.wipe_root;
+    let mut scoped = |p: &str, opaque: bool| {
+        if p.is_empty() || covers_root(p, root) {
+            // At or above the root: the whole model below goes (an opaque root keeps its
+            // own directory, which is all the same to the files).
+            o.changes.wipe_root = true;
+        } else if let Ok(Placement::Inside(r)) = place(p, root) {
+            if opaque { o.changes.opaque.push(r) } else { o.changes.whiteouts.push(r) }
+        }
+    };
+    for w in &c.whiteouts {
+        scoped(w, false);
+    }
+    for d in &c.opaque {
+        scoped(d, true);
+    }
+    o.changes.dirs = c.dirs.iter().filter_map(|d| rel(d)).collect();
+    o
+}
+
+impl PackagedModel<'_> {
+    /// A container image: the files a runtime shows under the model root, every layer
+    /// streamed once (the last one first when the root must be found from it).
+    fn hash_image(
+        &self,
+        req: &HashRequest,
+        include: &(dyn Fn(&str) -> bool + Sync),
+        signed: Option<&(dyn Fn(&str) -> bool + Sync)>,
+        bar: &dyn Progress,
+        total: u64,
+    ) -> Result<Hashed, SourceError> {
+        use crate::oci::changeset::{Overlay, common_dir};
+        let mut found = Vec::new();
+        let root = match &req.model_root {
+            Some(r) => crate::oci::changeset::normalize_root(r).ok_or_else(|| {
+                SourceError::Oci(content("--model-root", format!("`{r}` leaves the image's root")))
+            })?,
+            None => {
+                // The topmost layer that adds files (the model's `COPY`) decides: read from
+                // the archive root, then taken to the directory holding all its files.
+                let all = |_: &str| true;
+                let mut root = None;
+                for i in (0..self.layers.len()).rev() {
+                    let out = self.hash_layer_at(i, &self.layers[i], req, &all, None, bar, Some(""))?;
+                    let has_files = !out.files.is_empty();
+                    if has_files {
+                        root = Some(common_dir(out.files.iter().map(String::as_str)));
+                    }
+                    found.push((i, out));
+                    if has_files {
+                        break;
+                    }
+                }
+                let top = self.layers.len() - 1;
+                match root {
+                    Some(r) if !r.is_empty() => r,
+                    _ => {
+                        return Err(SourceError::Oci(content(
+                            &layer_what(top, &self.layers[top].desc),
+                            "cannot tell which directory holds the model: the topmost layer that adds files does not keep them under one directory; pass --model-root (e.g. /models)",
+                        )));
+                    }
+                }
+            }
+        };
+        let _ = self.model_root.set(root.clone());
+        let done: HashSet<usize> = found.iter().map(|(i, _)| *i).collect();
+        let pending: Vec<usize> = (0..self.layers.len()).filter(|i| !done.contains(i)).collect();
+        let mut results: BTreeMap<usize, crate::oci::layer_stream::LayerOutput> =
+            crate::hashing::parallel::try_map(
+                &pending,
+                req.threads,
+                || (),
+                |_, _, &i| {
+                    self.hash_layer_at(i, &self.layers[i], req, include, signed, bar, Some(&root))
+                        .map(|o| (i, o))
+                },
+            )
+            .map_err(SourceError::Oci)?
+            .into_iter()
+            .map(|(_, o)| o)
+            .collect();
+        for (i, out) in found {
+            results.insert(i, rebase(out, &root, include, signed));
+        }
+        type Entry = (Vec<(crate::formats::manifest::ResourceKey, crate::formats::digest::Digest)>, bool);
+        let mut overlay: Overlay<Entry> = Overlay::default();
+        for (i, out) in results {
+            let unsigned: HashSet<&String> = out.unsigned.iter().collect();
+            let mut by_file: BTreeMap<String, Entry> =
+                out.files.iter().map(|f| (f.clone(), (Vec::new(), unsigned.contains(f)))).collect();
+            for (k, d) in out.resources {
+                if let Some(e) = by_file.get_mut(k.path()) {
+                    e.0.push((k, d));
+                }
+            }
+            overlay.apply(i, &out.changes, by_file.into_iter().collect());
+        }
+        let mut items = Vec::new();
+        let mut unsigned = Vec::new();
+        for (path, _, (resources, extra)) in overlay.into_files() {
+            if extra {
+                unsigned.push(path);
+            }
+            items.extend(resources);
+        }
+        let manifest = Manifest::new(self.name.clone(), req.serialization.clone(), items);
+        Ok(Hashed { manifest, bytes_read: total, unsigned })
     }
 }

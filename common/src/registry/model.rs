@@ -64,7 +64,7 @@ pub fn push_layout(
         uploaded += usize::from(push_blob_from_layout(layout, &repo, d, &format!("blob {i}"))?);
     }
     let tag = target.tag.clone().unwrap_or_else(|| manifest.digest_str.clone());
-    repo.push_manifest(&tag, &bytes, MEDIA_TYPE_MANIFEST)?;
+    repo.push_manifest(&tag, &bytes, m.media_type.as_deref().unwrap_or(MEDIA_TYPE_MANIFEST))?;
     let subject = manifest.digest()?;
     let mut referrers = Vec::new();
     for d in layout.index()?.manifests.iter().filter(|d| referrer::is_bundle_referrer(d)) {
@@ -195,6 +195,7 @@ pub fn remote_manifest(
         only: None,
         signed: None,
         max_unpacked: hash.max_unpacked_size,
+        model_root: hash.model_root.clone(),
         layers: LayerTrust::RawDigests { stream_tar: true },
         threads: hash.threads,
     };
