@@ -116,6 +116,21 @@ fn modelcar_images_verify_against_model_signing_signatures_both_ways() {
     v.expect_code(1, "the wrong root lacks the signed files");
     assert!(v.stderr.contains("config.json"), "{}", v.stderr);
 
+    // Recompressed with zstd by skopeo.
+    run(Command::new("skopeo")
+        .args(["copy", "--dest-compress", "--dest-compress-format", "zstd", "oci:img:v1", "oci:zst:v1"])
+        .current_dir(cwd))
+    .ok("skopeo copy to zstd layers");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cwd.join("zst/index.json")).unwrap_or_default())
+            .unwrap_or_default();
+    let digest = index["manifests"][0]["digest"].as_str().unwrap_or_default().trim_start_matches("sha256:");
+    let manifest = std::fs::read_to_string(cwd.join("zst/blobs/sha256").join(digest)).unwrap_or_default();
+    assert!(manifest.contains("application/vnd.oci.image.layer.v1.tar+zstd"), "{manifest}");
+    let v =
+        translate(cwd, &["verify", "key", "oci:zst:v1", "--signature", "model.sig", "--public_key", &pubkey]);
+    v.ok("zstd layers");
+
     // In a registry, as skopeo copies it: OCI media types, and Docker v2 ones.
     let oci_ref = format!("{}/modelcar/oci:v1", reg.addr);
     let docker_ref = format!("{}/modelcar/docker:v1", reg.addr);
@@ -174,6 +189,10 @@ fn modelcar_images_verify_against_model_signing_signatures_both_ways() {
     .ok("sign the image");
     model_signing(cwd, &["verify", "key", "model", "--signature", "ours.sig", "--public_key", &pubkey])
         .ok("model_signing verifies our signature of the image on the directory");
+    oras(cwd, &["sign", "key", &oci_ref, "--private_key", &key, "--signature", "remote.sig"])
+        .ok("oras-modelsig sign the image in the registry");
+    model_signing(cwd, &["verify", "key", "model", "--signature", "remote.sig", "--public_key", &pubkey])
+        .ok("model_signing verifies it on the directory");
 
     // A later layer that whites out a signed file, replaces one, or adds one: named.
     write(&cwd.join("gone/models/weights/.wh.a.bin"), b"");

@@ -45,11 +45,16 @@ impl ImageManifest {
             && mt != MEDIA_TYPE_MANIFEST
             && mt != super::MEDIA_TYPE_DOCKER_MANIFEST
         {
-            return Err(FormatError::field(
-                what,
-                "mediaType",
-                format!("`{mt}` is not an OCI image manifest"),
-            ));
+            let problem = if mt == super::MEDIA_TYPE_INDEX
+                || mt == "application/vnd.docker.distribution.manifest.list.v2+json"
+            {
+                format!(
+                    "`{mt}` is an index of several manifests (platforms): name one by its digest (REPO@sha256:…)"
+                )
+            } else {
+                format!("`{mt}` is not an OCI image manifest")
+            };
+            return Err(FormatError::field(what, "mediaType", problem));
         }
         m.config.digest()?;
         for l in &m.layers {
