@@ -46,6 +46,10 @@ pub struct HashingArgs {
     /// /models (default: the directory holding every file of the image's last layer).
     #[arg(long = "model-root", value_name = "DIR")]
     pub model_root: Option<String>,
+    /// When verifying an oci: or kit: layout, also check every tar layer's digest and
+    /// diffId (one more hash pass); by default the signed file digests decide.
+    #[arg(long = "verify-layer-digests")]
+    pub verify_layer_digests: bool,
 }
 
 /// A `--max-unpacked-size` value that is not a size.
@@ -94,6 +98,7 @@ impl HashingArgs {
             quiet: self.quiet,
             max_unpacked_size: self.max_unpacked_size,
             model_root: self.model_root.clone(),
+            verify_layer_digests: self.verify_layer_digests,
         }
     }
 }

@@ -59,6 +59,7 @@ pub fn tar_layer(data: &[u8]) {
                 allow_links,
                 path_prefix: None,
                 image_root: None,
+                layer_digests: true,
             };
             let _ = hash_layer(data, &job);
         }

@@ -154,7 +154,9 @@ fn old_modelkits_verify_and_tampered_members_or_diff_ids_fail() {
     manifest["config"]["size"] = cs.into();
     let d3 = layout2.put_manifest(&manifest);
     layout2.write_index(&[("old", d3)]);
-    let r = translate(cwd, &verify2);
+    // By default the files decide (this layout also holds the tampered member).
+    translate(cwd, &verify2).expect_code(1, "tampered member, wrong diffId");
+    let r = translate(cwd, &[&verify2[..], &["--verify-layer-digests"]].concat());
     r.expect_code(1, "wrong diffId");
     assert!(r.stderr.contains("diffId"), "{}", r.stderr);
 

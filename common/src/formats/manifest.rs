@@ -283,11 +283,13 @@ impl Manifest {
     /// first signed resource it lacks.
     pub fn check_file(&self, path: &str, computed: &[(ResourceKey, Digest)]) -> Result<(), FileMismatch> {
         let mut signed = 0;
+        let by_key: std::collections::HashMap<&ResourceKey, &Digest> =
+            computed.iter().map(|(k, d)| (k, d)).collect();
         for (key, want) in self.resources_of(path) {
             signed += 1;
-            match computed.iter().find(|(k, _)| k == key) {
+            match by_key.get(key).copied() {
                 None => return Err(FileMismatch::Shorter { missing: key.name() }),
-                Some((_, got)) if got != want => {
+                Some(got) if got != want => {
                     return Err(FileMismatch::Differs {
                         resource: key.name(),
                         actual: got.to_string(),

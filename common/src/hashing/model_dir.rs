@@ -58,9 +58,10 @@ pub fn ignore_list(user_paths: &[String], ignore_git_paths: bool) -> Vec<String>
 /// Appends ignore paths (normalized, those leaving the root dropped) not already listed:
 /// how the command line's list and a signature's recorded list are combined.
 pub fn add_ignores<'a>(list: &mut Vec<String>, paths: impl IntoIterator<Item = &'a str>) {
+    let mut listed: std::collections::HashSet<String> = list.iter().cloned().collect();
     for p in paths {
         if let Some(n) = normalize_relative(p)
-            && !list.contains(&n)
+            && listed.insert(n.clone())
         {
             list.push(n);
         }

@@ -24,6 +24,11 @@ pub enum LayerTrust {
         /// Stream tar layers to hash their files.
         stream_tar: bool,
     },
+    /// Verifying a model_signing signature of a local layout: the signed file digests
+    /// decide, so tar layers are streamed once for their files without computing the
+    /// layer digest or diffId (their size is still checked, and the tar reading is the
+    /// same). Raw layers are read through their digest check, which is their file digest.
+    FilesDecide,
 }
 
 /// Options shared by every operation that hashes a model.
@@ -44,6 +49,9 @@ pub struct HashOptions {
     pub max_unpacked_size: Option<u64>,
     /// `--model-root`: the directory of a container image that holds the model.
     pub model_root: Option<String>,
+    /// `--verify-layer-digests`: when verifying a local layout, also check each tar
+    /// layer's digest and diffId (a second hash pass over its bytes).
+    pub verify_layer_digests: bool,
 }
 
 impl Default for HashOptions {
@@ -56,6 +64,7 @@ impl Default for HashOptions {
             quiet: false,
             max_unpacked_size: None,
             model_root: None,
+            verify_layer_digests: false,
         }
     }
 }
@@ -141,8 +150,9 @@ impl Hashed {
     /// Compares with the signed manifest; unsigned files count as extra.
     pub fn compare(&self, signed: &Manifest) -> crate::formats::manifest::Comparison {
         let mut c = self.manifest.compare(signed);
+        let mut listed: std::collections::HashSet<String> = c.extra.iter().cloned().collect();
         for f in &self.unsigned {
-            if !c.extra.contains(f) {
+            if listed.insert(f.clone()) {
                 c.extra.push(f.clone());
             }
         }

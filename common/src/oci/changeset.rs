@@ -191,10 +191,10 @@ impl<V> Overlay<V> {
 /// path is taken from the first (topmost) layer that shows it.
 #[derive(Debug, Default)]
 pub struct TopDown {
-    provided: std::collections::BTreeSet<String>,
-    dirs: std::collections::BTreeSet<String>,
-    hidden: Vec<String>,
-    opaque: Vec<String>,
+    provided: std::collections::HashSet<String>,
+    dirs: std::collections::HashSet<String>,
+    hidden: std::collections::HashSet<String>,
+    opaque: std::collections::HashSet<String>,
     wiped: bool,
 }
 
@@ -202,18 +202,21 @@ impl TopDown {
     /// Would a file at `path` in the layer being visited be visible (not shadowed by the
     /// layers above)?
     pub fn visible(&self, path: &str) -> bool {
-        if self.wiped || self.provided.contains(path) || self.dirs.contains(path) {
+        if self.wiped
+            || self.provided.contains(path)
+            || self.dirs.contains(path)
+            || self.hidden.contains(path)
+            || self.hidden.contains("")
+            || self.opaque.contains("")
+        {
             return false;
         }
-        let under = |d: &str| d.is_empty() || path == d || path.starts_with(&format!("{d}/"));
-        let below = |d: &str| d.is_empty() || path.starts_with(&format!("{d}/"));
-        if self.hidden.iter().any(|h| under(h)) || self.opaque.iter().any(|d| below(d)) {
-            return false;
-        }
-        // A file in an upper layer at an ancestor path replaces this one's directory.
+        // Each ancestor: whited out, made opaque, or a file in an upper layer (which
+        // replaces this one's directory). Lookups per path component, never per entry.
         let mut p = path;
         while let Some((parent, _)) = p.rsplit_once('/') {
-            if self.provided.contains(parent) {
+            if self.provided.contains(parent) || self.hidden.contains(parent) || self.opaque.contains(parent)
+            {
                 return false;
             }
             p = parent;

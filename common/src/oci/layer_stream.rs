@@ -60,6 +60,10 @@ pub struct LayerJob<'a> {
     /// [`crate::oci::changeset`]). Members outside it are skipped unread, names inside it
     /// are taken relative to it, and whiteouts are reported as changes, not files.
     pub image_root: Option<&'a str>,
+    /// Compute the diffId of compressed tar layers (and report the layer digest as the
+    /// diffId of uncompressed ones). Off when the file digests alone decide
+    /// ([`crate::hashing::source::LayerTrust::FilesDecide`]): one hash pass per byte.
+    pub layer_digests: bool,
 }
 
 /// What one pass over a layer produced.
@@ -236,7 +240,7 @@ pub fn hash_layer(blob: impl Read, job: &LayerJob<'_>) -> Result<LayerOutput, Oc
             Ok(out)
         }
         LayerFormat::Tar => walk_tar(reader, job, &mut buf).map(|mut o| {
-            o.diff_id = Some(job.digest.clone());
+            o.diff_id = job.layer_digests.then(|| job.digest.clone());
             o
         }),
         LayerFormat::TarGzip | LayerFormat::TarZstd => {
@@ -250,7 +254,7 @@ pub fn hash_layer(blob: impl Read, job: &LayerJob<'_>) -> Result<LayerOutput, Oc
                 read: 0,
                 limit: job.max_unpacked,
                 what: job.what.clone(),
-                hasher: Some(sha2::Sha256::new()),
+                hasher: job.layer_digests.then(sha2::Sha256::new),
             };
             let mut o = walk_tar(&mut h, job, &mut buf)?;
             o.diff_id = h.hasher.take().map(|d| OciDigest::from_sha256(&d.finalize()));
@@ -376,9 +380,29 @@ fn walk_tar<R: Read>(reader: R, job: &LayerJob<'_>, buf: &mut [u8]) -> Result<La
     }
     // Whatever follows the archive (compression trailer) is read so the digest is checked.
     drain(archive.into_inner(), buf).map_err(io)?;
-    // Links are hashed as the files they point to (following chains of links).
+    // Links are hashed as the files they point to (following chains of links). Indexes
+    // keep this linear in the number of members, however many links there are.
+    if links.is_empty() {
+        return Ok(out);
+    }
     let targets: std::collections::HashMap<String, String> =
         links.iter().map(|(n, t, _)| (n.clone(), t.clone())).collect();
+    let files: std::collections::HashSet<String> = out.files.iter().cloned().collect();
+    let mut dirs: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for f in &files {
+        let mut p = f.as_str();
+        while let Some((parent, _)) = p.rsplit_once('/') {
+            if !dirs.insert(parent) {
+                break;
+            }
+            p = parent;
+        }
+    }
+    let mut by_path: std::collections::HashMap<String, Vec<(ResourceKey, Digest)>> =
+        std::collections::HashMap::new();
+    for (k, d) in &out.resources {
+        by_path.entry(k.path().to_owned()).or_default().push((k.clone(), d.clone()));
+    }
     for (name, target, what) in &links {
         let mut t = target.clone();
         for _ in 0..8 {
@@ -387,8 +411,8 @@ fn walk_tar<R: Read>(reader: R, job: &LayerJob<'_>, buf: &mut [u8]) -> Result<La
                 None => break,
             }
         }
-        if !out.files.contains(&t) {
-            if out.files.iter().any(|f| f.starts_with(&format!("{t}/"))) {
+        if !files.contains(&t) {
+            if dirs.contains(t.as_str()) {
                 // A link to a directory: listed, not descended, like model_signing.
                 continue;
             }
@@ -398,10 +422,10 @@ fn walk_tar<R: Read>(reader: R, job: &LayerJob<'_>, buf: &mut [u8]) -> Result<La
         if (job.include)(name) && !job.is_signed(name) {
             out.unsigned.push(name.clone());
         } else if (job.include)(name) {
-            let copies: Vec<(ResourceKey, Digest)> = out
-                .resources
-                .iter()
-                .filter(|(k, _)| k.path() == t)
+            let copies: Vec<(ResourceKey, Digest)> = by_path
+                .get(&t)
+                .into_iter()
+                .flatten()
                 .map(|(k, d)| {
                     let key = match k.range() {
                         None => ResourceKey::file(name),
@@ -481,6 +505,7 @@ mod tests {
             allow_links: false,
             path_prefix: None,
             image_root: None,
+            layer_digests: true,
         }
     }
 

@@ -175,6 +175,15 @@ impl super::BlobStore for OciLayout {
     fn open_blob(&self, desc: &Descriptor, what: &str) -> Result<Box<dyn Read + Send + '_>, OciError> {
         Ok(Box::new(self.open_file_blob(desc, what)?))
     }
+
+    fn open_blob_size_only(
+        &self,
+        desc: &Descriptor,
+        what: &str,
+    ) -> Result<Box<dyn Read + Send + '_>, OciError> {
+        let r = self.open_file_blob(desc, what)?;
+        Ok(Box::new(VerifyingReader::size_only(r.inner, r.expected, r.size, what)))
+    }
 }
 
 fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, OciError> {
@@ -194,7 +203,8 @@ fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, OciError> {
 /// soon as it is too long) if they do not match.
 pub struct VerifyingReader<R> {
     inner: R,
-    hasher: sha2::Sha256,
+    /// `None`: the size is checked, the digest is not (see [`VerifyingReader::size_only`]).
+    hasher: Option<sha2::Sha256>,
     read: u64,
     expected: OciDigest,
     size: u64,
@@ -205,7 +215,22 @@ pub struct VerifyingReader<R> {
 impl<R: Read> VerifyingReader<R> {
     /// Wraps a reader of a blob with this digest and size.
     pub fn new(inner: R, expected: OciDigest, size: u64, what: &str) -> Self {
-        Self { inner, hasher: sha2::Sha256::new(), read: 0, expected, size, what: what.into(), done: false }
+        Self {
+            inner,
+            hasher: Some(sha2::Sha256::new()),
+            read: 0,
+            expected,
+            size,
+            what: what.into(),
+            done: false,
+        }
+    }
+
+    /// Checks the size only: for tar layers of a local layout whose files are checked
+    /// against a model_signing signature, where the layer digest decides nothing
+    /// ([`crate::hashing::source::LayerTrust::FilesDecide`]).
+    pub fn size_only(inner: R, expected: OciDigest, size: u64, what: &str) -> Self {
+        Self { hasher: None, ..Self::new(inner, expected, size, what) }
     }
 
     /// Bytes read so far.
@@ -229,15 +254,19 @@ impl<R: Read> Read for VerifyingReader<R> {
         if self.read > self.size {
             return Err(self.mismatch(format!("more than the {} bytes of the descriptor", self.size)));
         }
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         if n == 0 {
             self.done = true;
             if self.read != self.size {
                 return Err(self.mismatch(format!("{} bytes instead of {}", self.read, self.size)));
             }
-            let actual = OciDigest::from_sha256(&self.hasher.clone().finalize());
-            if actual != self.expected {
-                return Err(self.mismatch(actual.to_string()));
+            if let Some(h) = &self.hasher {
+                let actual = OciDigest::from_sha256(&h.clone().finalize());
+                if actual != self.expected {
+                    return Err(self.mismatch(actual.to_string()));
+                }
             }
         }
         Ok(n)

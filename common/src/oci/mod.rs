@@ -42,6 +42,16 @@ pub trait BlobStore: Sync {
         what: &str,
     ) -> Result<Box<dyn std::io::Read + Send + '_>, crate::errors::OciError>;
 
+    /// Opens a blob checking only its size, where its digest decides nothing (tar layers
+    /// whose files a signature checks). Stores that check digests anyway need not override.
+    fn open_blob_size_only(
+        &self,
+        desc: &Descriptor,
+        what: &str,
+    ) -> Result<Box<dyn std::io::Read + Send + '_>, crate::errors::OciError> {
+        self.open_blob(desc, what)
+    }
+
     /// Reads a small blob (manifest, config) fully, checking size and digest.
     fn read_blob(&self, desc: &Descriptor, what: &str) -> Result<Vec<u8>, crate::errors::OciError> {
         if desc.size > layout::MAX_METADATA_BLOB {

@@ -83,6 +83,16 @@ impl ModelRef {
             _ => LayerTrust::Stream,
         }
     }
+
+    /// The layer trust for verifying a model_signing signature: as [`Self::layer_trust`],
+    /// except that a local layout's tar layers are hashed once, for their files only
+    /// ([`LayerTrust::FilesDecide`]).
+    pub fn layer_trust_for_verify(&self) -> LayerTrust {
+        match self {
+            Self::OciLayout { .. } | Self::Kit(_) => LayerTrust::FilesDecide,
+            other => other.layer_trust(),
+        }
+    }
 }
 
 /// Opens a model reference.

@@ -136,6 +136,10 @@ pub fn verify_model(
         Ok(b) => b,
         Err(e) => return Ok(report.failed(e.to_string(), started)),
     };
-    let opts = VerifyOptions { hash: hash.clone(), layers: model.layer_trust(), ignore_unsigned_files };
+    let opts = VerifyOptions {
+        hash: hash.clone(),
+        layers: if hash.verify_layer_digests { model.layer_trust() } else { model.layer_trust_for_verify() },
+        ignore_unsigned_files,
+    };
     verify(source.as_ref(), &bundle, policy, &opts, signature, report)
 }

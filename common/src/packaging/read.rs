@@ -452,9 +452,10 @@ impl PackagedModel<'_> {
             allow_links: ser.allow_symlinks,
             path_prefix: if layer.format == LayerFormat::Raw { None } else { layer.path.clone() },
             image_root: root,
+            layer_digests: req.layers != LayerTrust::FilesDecide,
         };
         let (raw_digests, stream_tar) = match req.layers {
-            LayerTrust::Stream => (false, true),
+            LayerTrust::Stream | LayerTrust::FilesDecide => (false, true),
             LayerTrust::RawDigests { stream_tar } => (true, stream_tar),
         };
         if layer.format == LayerFormat::Raw
@@ -470,7 +471,12 @@ impl PackagedModel<'_> {
                 "is a tar archive: its files can only be checked by streaming it (use --deep, or pull)",
             ));
         }
-        let blob = self.store.open_blob(&layer.desc, &what)?;
+        // A raw layer's digest check is its file's hash, so only tar layers skip it.
+        let blob = if job.layer_digests || layer.format == LayerFormat::Raw {
+            self.store.open_blob(&layer.desc, &what)?
+        } else {
+            self.store.open_blob_size_only(&layer.desc, &what)?
+        };
         let out = hash_layer(blob, &job)?;
         if let (Some(want), Some(got)) = (&layer.diff_id, &out.diff_id)
             && *want != got.to_string()

@@ -383,9 +383,10 @@ pub fn pack(
                     (s, _) => s,
                 };
                 let mut members: Vec<(String, Option<&ModelFile>)> = Vec::new();
+                let mut listed = std::collections::HashSet::new();
                 for f in group {
                     for a in ancestors(&f.name) {
-                        if !members.iter().any(|(n, _)| *n == a) {
+                        if listed.insert(a.clone()) {
                             members.push((a, None));
                         }
                     }
