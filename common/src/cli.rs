@@ -526,3 +526,34 @@ pub fn exit(result: Result<i32, (Error, OutputFormat)>) -> ! {
     };
     std::process::exit(code)
 }
+
+/// Prints a verification decided by the trust policy — the report, then the rule and the
+/// signer (text), or the report with a `policy` member (JSON) — and returns the exit code.
+pub fn print_policy_outcome(
+    report: &crate::ops::report::VerifyReport,
+    decision: &crate::ops::policy::PolicyDecision,
+    format: OutputFormat,
+) -> i32 {
+    if format == OutputFormat::Json {
+        let mut json = serde_json::to_value(report).unwrap_or_default();
+        json["policy"] = serde_json::to_value(decision).unwrap_or_default();
+        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+    } else {
+        let text = report.render(format);
+        if report.verified {
+            print!("{text}")
+        } else {
+            eprint!("{text}")
+        }
+        for w in report.warnings.iter().filter(|_| !report.verified) {
+            eprintln!("warning: {w}");
+        }
+        let signers =
+            if decision.signers.is_empty() { "none".to_owned() } else { decision.signers.join(", ") };
+        println!(
+            "  policy {}: rule `{}` ({}); signer: {signers}",
+            decision.policy, decision.pattern, decision.mode
+        );
+    }
+    decision.exit_code(report)
+}

@@ -359,25 +359,7 @@ fn verify_attestation_by_policy(
         attest::verify_attestation(&r, &client, p, &check.predicate_type, &hash, &opts, tlog)
     })
     .map_err(fail)?;
-    if fmt == OutputFormat::Json {
-        let mut json = serde_json::to_value(&report).unwrap_or_default();
-        json["policy"] = serde_json::to_value(&decision).unwrap_or_default();
-        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
-    } else {
-        let text = report.render(fmt);
-        if report.verified {
-            print!("{text}")
-        } else {
-            eprint!("{text}")
-        }
-        let signers =
-            if decision.signers.is_empty() { "none".to_owned() } else { decision.signers.join(", ") };
-        println!(
-            "  policy {}: rule `{}` ({}); signer: {signers}",
-            decision.policy, decision.pattern, decision.mode
-        );
-    }
-    Ok(decision.exit_code(&report))
+    Ok(modelsig_common::cli::print_policy_outcome(&report, &decision, fmt))
 }
 
 fn main() {

@@ -133,28 +133,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
                 )
             })
             .map_err(fail)?;
-            if format == OutputFormat::Json {
-                let mut json = serde_json::to_value(&report).unwrap_or_default();
-                json["policy"] = serde_json::to_value(&decision).unwrap_or_default();
-                println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
-            } else {
-                let text = report.render(format);
-                if report.verified {
-                    print!("{text}")
-                } else {
-                    eprint!("{text}")
-                }
-                for w in report.warnings.iter().filter(|_| !report.verified) {
-                    eprintln!("warning: {w}");
-                }
-                let signers =
-                    if decision.signers.is_empty() { "none".to_owned() } else { decision.signers.join(", ") };
-                println!(
-                    "  policy {}: rule `{}` ({}); signer: {signers}",
-                    decision.policy, decision.pattern, decision.mode
-                );
-            }
-            Ok(decision.exit_code(&report))
+            Ok(modelsig_common::cli::print_policy_outcome(&report, &decision, format))
         }
         Command::Verify { method: Some(method), .. } => {
             let (common, policy) = method.parts();

@@ -73,29 +73,7 @@ fn verify_by_policy(args: &PolicyVerifyArgs) -> Result<i32, (Error, OutputFormat
     };
     let (report, decision) =
         by_policy_verify(&r, &client, rule, &policy.path, &args.hashing.options(), &opts).map_err(fail)?;
-    let code = decision.exit_code(&report);
-    if fmt == OutputFormat::Json {
-        let mut json = serde_json::to_value(&report).unwrap_or_default();
-        json["policy"] = serde_json::to_value(&decision).unwrap_or_default();
-        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
-    } else {
-        let text = report.render(fmt);
-        if report.verified {
-            print!("{text}")
-        } else {
-            eprint!("{text}")
-        }
-        for w in report.warnings.iter().filter(|_| !report.verified) {
-            eprintln!("warning: {w}");
-        }
-        let signers =
-            if decision.signers.is_empty() { "none".to_owned() } else { decision.signers.join(", ") };
-        println!(
-            "  policy {}: rule `{}` ({}); signer: {signers}",
-            decision.policy, decision.pattern, decision.mode
-        );
-    }
-    Ok(code)
+    Ok(modelsig_common::cli::print_policy_outcome(&report, &decision, fmt))
 }
 
 /// `discover --verify`: every attachment with the policy signer that verified it.

@@ -148,6 +148,22 @@ fn oras_layer_format(d: &Descriptor) -> Result<LayerFormat, String> {
     }
 }
 
+/// A config's diffId list, which must name exactly one per manifest layer.
+fn one_per_layer(
+    what: &str,
+    field: &str,
+    ids: Vec<String>,
+    manifest: &ImageManifest,
+) -> Result<Vec<Option<String>>, OciError> {
+    if ids.len() != manifest.layers.len() {
+        return Err(content(
+            what,
+            format!("{field} lists {} layers, the manifest has {}", ids.len(), manifest.layers.len()),
+        ));
+    }
+    Ok(ids.into_iter().map(Some).collect())
+}
+
 fn layer_what(i: usize, d: &Descriptor) -> String {
     format!("layer {i} ({})", d.digest_str)
 }
@@ -208,17 +224,8 @@ impl<'a> PackagedModel<'a> {
                 let cfg = store.read_blob(&manifest.config, "config")?;
                 let cfg: ModelConfig = serde_json::from_slice(&cfg)
                     .map_err(|e| content("ModelPack config", format!("not a model config: {e}")))?;
-                if cfg.modelfs.diff_ids.len() != manifest.layers.len() {
-                    return Err(content(
-                        "ModelPack config",
-                        format!(
-                            "modelfs.diffIds lists {} layers, the manifest has {}",
-                            cfg.modelfs.diff_ids.len(),
-                            manifest.layers.len()
-                        ),
-                    ));
-                }
-                diff_ids = cfg.modelfs.diff_ids.into_iter().map(Some).collect();
+                diff_ids =
+                    one_per_layer("ModelPack config", "modelfs.diffIds", cfg.modelfs.diff_ids, &manifest)?;
                 if let Some(n) = cfg.descriptor.get("name").and_then(|v| v.as_str()) {
                     name = n.to_owned();
                 }
@@ -239,17 +246,7 @@ impl<'a> PackagedModel<'a> {
                 let cfg = store.read_blob(&manifest.config, "image config")?;
                 let cfg: ImageConfig = serde_json::from_slice(&cfg)
                     .map_err(|e| content("image config", format!("not an image config: {e}")))?;
-                if cfg.rootfs.diff_ids.len() != manifest.layers.len() {
-                    return Err(content(
-                        "image config",
-                        format!(
-                            "rootfs.diff_ids lists {} layers, the manifest has {}",
-                            cfg.rootfs.diff_ids.len(),
-                            manifest.layers.len()
-                        ),
-                    ));
-                }
-                diff_ids = cfg.rootfs.diff_ids.into_iter().map(Some).collect();
+                diff_ids = one_per_layer("image config", "rootfs.diff_ids", cfg.rootfs.diff_ids, &manifest)?;
             }
             PackageFormat::Artifact => {}
         }
