@@ -383,7 +383,7 @@ impl ModelSource for PackagedModel<'_> {
                 &self.layers,
                 req.threads,
                 || (),
-                |_, i, layer| self.hash_one(i, layer, req, &include, signed, bar.as_ref()),
+                |_, i, layer| self.hash_layer_at(i, layer, req, &include, signed, bar.as_ref(), None),
             )
             .map_err(SourceError::Oci)?
             .into_iter()
@@ -409,18 +409,8 @@ impl ModelSource for PackagedModel<'_> {
 }
 
 impl PackagedModel<'_> {
-    fn hash_one(
-        &self,
-        i: usize,
-        layer: &PlannedLayer,
-        req: &HashRequest,
-        include: &(dyn Fn(&str) -> bool + Sync),
-        signed: Option<&(dyn Fn(&str) -> bool + Sync)>,
-        progress: &dyn Progress,
-    ) -> Result<crate::oci::layer_stream::LayerOutput, OciError> {
-        self.hash_layer_at(i, layer, req, include, signed, progress, None)
-    }
-
+    /// Hashes one layer; `root` is the model root of a container image (`None` for model
+    /// artifacts).
     #[allow(clippy::too_many_arguments)]
     fn hash_layer_at(
         &self,
