@@ -500,13 +500,20 @@ pub struct RegistryArgs {
     /// Use plain HTTP (default for localhost and 127.0.0.1).
     #[arg(long = "plain-http")]
     pub plain_http: bool,
+    /// Blobs transferred at once (pull).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
 }
 
 #[cfg(feature = "http")]
 impl RegistryArgs {
     /// Client options.
     pub fn options(&self) -> crate::registry::ClientOptions {
-        crate::registry::ClientOptions { plain_http: self.plain_http.then_some(true), ..Default::default() }
+        crate::registry::ClientOptions {
+            plain_http: self.plain_http.then_some(true),
+            concurrency: usize::from(self.concurrency),
+            ..Default::default()
+        }
     }
 }
 

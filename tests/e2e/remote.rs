@@ -56,6 +56,20 @@ fn push_verify_with_kilobytes_pull_and_model_signing_interop() {
     assert_eq!(p["written"].as_array().map(Vec::len), Some(7));
     model_signing(cwd, &["verify", "key", "pulled", "--public_key", &public, "--signature", "model.sig"])
         .ok("py verify pulled");
+    // One transfer at a time or many: the same verified files (layers run concurrently,
+    // default 4, sharing parent directories).
+    for n in ["1", "16"] {
+        let dir = format!("pulled-{n}");
+        let q = json(&oras(
+            cwd,
+            &["pull", &r, "-o", &dir, "--public_key", &public, "--concurrency", n, "--output", "json"],
+        ));
+        assert_eq!(q["written"].as_array().map(Vec::len), Some(7), "--concurrency {n}: {q}");
+        model_signing(cwd, &["verify", "key", &dir, "--public_key", &public, "--signature", "model.sig"])
+            .ok(&format!("py verify pulled with --concurrency {n}"));
+    }
+    oras(cwd, &["pull", &r, "-o", "x", "--public_key", &public, "--concurrency", "0"])
+        .expect_code(2, "0 transfers");
     // Pulling again downloads nothing that is already there.
     let again = json(&oras(cwd, &["pull", &r, "-o", "pulled", "--public_key", &public, "--output", "json"]));
     assert_eq!(again["written"].as_array().map(Vec::len), Some(0));

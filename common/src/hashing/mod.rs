@@ -40,14 +40,23 @@ pub struct ProgressBar(Option<indicatif::ProgressBar>);
 impl ProgressBar {
     /// A bar for `total` bytes, hidden when stderr is not a terminal or `quiet`.
     pub fn for_stderr(total: u64, quiet: bool) -> Self {
+        Self::labelled(total, quiet, "hashing")
+    }
+
+    /// A bar for `total` bytes transferred across every layer (bytes, rate, ETA).
+    pub fn for_transfer(total: u64, quiet: bool) -> Self {
+        Self::labelled(total, quiet, "pulling")
+    }
+
+    fn labelled(total: u64, quiet: bool, label: &str) -> Self {
         use std::io::IsTerminal;
         if quiet || !std::io::stderr().is_terminal() {
             return Self(None);
         }
         let bar = indicatif::ProgressBar::new(total);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} hashing [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
-        ) {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} {label} [{{bar:30}}] {{bytes}}/{{total_bytes}} {{binary_bytes_per_sec}} eta {{eta}}"
+        )) {
             bar.set_style(style.progress_chars("=> "));
         }
         Self(Some(bar))

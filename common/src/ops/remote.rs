@@ -245,8 +245,14 @@ fn safe_parent(root: &Path, rel: &str) -> Result<PathBuf, Error> {
                 }
                 .into());
             }
-            Err(_) => std::fs::create_dir(&dir)
-                .map_err(|source| crate::errors::OutputError { path: dir.clone(), source })?,
+            Err(_) => match std::fs::create_dir(&dir) {
+                Ok(()) => {}
+                // Another transfer created it meanwhile: fine if it is a real directory.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AlreadyExists
+                        && std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) => {}
+                Err(source) => return Err(crate::errors::OutputError { path: dir.clone(), source }.into()),
+            },
         }
     }
     Ok(dir)
@@ -575,6 +581,112 @@ impl ImagePull<'_> {
     }
 }
 
+/// A reader that stops with an error once another transfer failed (fail-fast).
+struct Cancellable<'a, R> {
+    inner: R,
+    cancel: &'a std::sync::atomic::AtomicBool,
+    bar: &'a dyn crate::hashing::Progress,
+}
+
+impl<R: Read> Read for Cancellable<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "cancelled: another layer failed",
+            ));
+        }
+        let n = self.inner.read(buf)?;
+        self.bar.advance(n as u64);
+        Ok(n)
+    }
+}
+
+/// Pulling one layer of a model artifact (raw: its file; tar: the wanted members), each
+/// file checked against the signature as it streams. Layers run concurrently.
+struct LayerPull<'a> {
+    model: &'a PackagedModel<'a>,
+    signed: &'a Manifest,
+    ser: &'a Serialization,
+    wanted: &'a Wanted,
+    out: &'a Path,
+    hash: &'a HashOptions,
+    bar: &'a dyn crate::hashing::Progress,
+}
+
+impl LayerPull<'_> {
+    /// Returns the files written and those already present.
+    fn run(
+        &self,
+        i: usize,
+        buf: &mut [u8],
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> Result<(Vec<String>, Vec<String>), Error> {
+        let (out, ser, signed, wanted) = (self.out, self.ser, self.signed, self.wanted);
+        let layer = &self.model.layers[i];
+        let what = format!("layer {i} ({})", layer.desc.digest_str);
+        let (mut written, mut present) = (Vec::new(), Vec::new());
+        let open = || -> Result<Cancellable<'_, _>, Error> {
+            Ok(Cancellable {
+                inner: self.model.store().open_blob(&layer.desc, &what)?,
+                cancel,
+                bar: self.bar,
+            })
+        };
+        if layer.format == LayerFormat::Raw {
+            let Some(name) = &layer.path else { return Ok((written, present)) };
+            let Some(resource) = wanted.resource(name) else { return Ok((written, present)) };
+            if local_matches(&out.join(name), resource, ser, signed) {
+                present.push(name.clone());
+                return Ok((written, present));
+            }
+            let mut pending = Pending::new(out, name, resource, ser)?;
+            pending.fill(&mut open()?, buf)?;
+            written.push(pending.commit(signed)?);
+            return Ok((written, present));
+        }
+        // Tar layers: extract wanted members as they stream, through the one tar reader.
+        let limit = unpacked_limit(layer.desc.size, self.hash.max_unpacked_size);
+        let stream = unpacked_stream(open()?, layer.format, limit, &what)?;
+        let mut archive = TarReader::new(stream, TarLimits::default());
+        let fail = |e| tar_failure(&what, e);
+        while let Some(member) = archive.next_member().map_err(fail)? {
+            let entry = || format!("{what}, entry `{}`", member.raw_name);
+            let name = member.name.clone();
+            match member.kind {
+                MemberKind::Directory => continue,
+                MemberKind::File => {}
+                MemberKind::Symlink(_) | MemberKind::HardLink(_) => {
+                    return Err(
+                        OciError::Content { what: entry(), problem: "links are not pulled".into() }.into()
+                    );
+                }
+            }
+            if let Some(prefix) = &layer.path
+                && name != *prefix
+                && !name.starts_with(&format!("{prefix}/"))
+            {
+                return Err(OciError::Content {
+                    what: entry(),
+                    problem: format!("is outside the path `{prefix}` the layer is declared to hold"),
+                }
+                .into());
+            }
+            let Some(resource) = wanted.resource(&name) else { continue };
+            if local_matches(&out.join(&name), resource, ser, signed) {
+                present.push(name);
+                continue;
+            }
+            let mut pending = Pending::new(out, &name, resource, ser)?;
+            pending.fill(&mut archive.data(), buf)?;
+            written.push(pending.commit(signed)?);
+        }
+        // Finish the stream so the layer digest is checked too.
+        std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(OciError::from_io)?;
+        Ok((written, present))
+    }
+}
+
 /// Pulls the files of a signed model (or those matching `include`), verifying the signature
 /// first and every file as it streams; files are renamed into place only once they match,
 /// and the pull stops at the first mismatch.
@@ -613,68 +725,41 @@ pub fn pull_verified(
         .map_err(|source| crate::errors::OutputError { path: out.to_path_buf(), source })?;
     precheck(&sig.model, signed, &ser, &wanted, out)?;
     let mut report = PullReport { subject: sig.subject.digest_str.clone(), ..Default::default() };
-    let store = sig.model.store();
-    let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
     if sig.model.format == PackageFormat::Image {
+        let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
         let all = |_: &str| true;
         let plan =
             ImagePull { model: &sig.model, checked: Some((signed, &ser, &wanted)), want: &all, out, hash };
         plan.run(&mut report, &mut buf)?;
     }
-    let layers = if sig.model.format == PackageFormat::Image { &[][..] } else { &sig.model.layers[..] };
-    for (i, layer) in layers.iter().enumerate() {
-        let what = format!("layer {i} ({})", layer.desc.digest_str);
-        if layer.format == LayerFormat::Raw {
-            let Some(name) = &layer.path else { continue };
-            let Some(resource) = wanted.resource(name) else { continue };
-            if local_matches(&out.join(name), resource, &ser, signed) {
-                report.already_present.push(name.clone());
-                continue;
-            }
-            let mut pending = Pending::new(out, name, resource, &ser)?;
-            pending.fill(&mut store.open_blob(&layer.desc, &what)?, &mut buf)?;
-            report.written.push(pending.commit(signed)?);
-            continue;
+    if sig.model.format != PackageFormat::Image {
+        let total: u64 = sig.model.layers.iter().map(|l| l.desc.size).sum();
+        let bar = crate::hashing::ProgressBar::for_transfer(total, hash.quiet);
+        let job = LayerPull { model: &sig.model, signed, ser: &ser, wanted: &wanted, out, hash, bar: &bar };
+        let indexes: Vec<usize> = (0..sig.model.layers.len()).collect();
+        // Fail fast: the first error is kept, and the other transfers stop at their next read.
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let first: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
+        let results = crate::hashing::parallel::try_map(
+            &indexes,
+            client.concurrency(),
+            || vec![0u8; crate::hashing::READ_BUFFER],
+            |buf, _, &i| {
+                job.run(i, buf, &cancel).map_err(|e| {
+                    if let Ok(mut f) = first.lock() {
+                        f.get_or_insert(e);
+                    }
+                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                })
+            },
+        );
+        if let Some(e) = first.into_inner().ok().flatten() {
+            return Err(e);
         }
-        // Tar layers: extract wanted members as they stream, through the one tar reader.
-        let limit = unpacked_limit(layer.desc.size, hash.max_unpacked_size);
-        let blob = store.open_blob(&layer.desc, &what)?;
-        let stream = unpacked_stream(blob, layer.format, limit, &what)?;
-        let mut archive = TarReader::new(stream, TarLimits::default());
-        let fail = |e| tar_failure(&what, e);
-        while let Some(member) = archive.next_member().map_err(fail)? {
-            let entry = || format!("{what}, entry `{}`", member.raw_name);
-            let name = member.name.clone();
-            match member.kind {
-                MemberKind::Directory => continue,
-                MemberKind::File => {}
-                MemberKind::Symlink(_) | MemberKind::HardLink(_) => {
-                    return Err(
-                        OciError::Content { what: entry(), problem: "links are not pulled".into() }.into()
-                    );
-                }
-            }
-            if let Some(prefix) = &layer.path
-                && name != *prefix
-                && !name.starts_with(&format!("{prefix}/"))
-            {
-                return Err(OciError::Content {
-                    what: entry(),
-                    problem: format!("is outside the path `{prefix}` the layer is declared to hold"),
-                }
-                .into());
-            }
-            let Some(resource) = wanted.resource(&name) else { continue };
-            if local_matches(&out.join(&name), resource, &ser, signed) {
-                report.already_present.push(name);
-                continue;
-            }
-            let mut pending = Pending::new(out, &name, resource, &ser)?;
-            pending.fill(&mut archive.data(), &mut buf)?;
-            report.written.push(pending.commit(signed)?);
+        for (_, (written, present)) in results.unwrap_or_default() {
+            report.written.extend(written);
+            report.already_present.extend(present);
         }
-        // Finish the stream so the layer digest is checked too.
-        std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(OciError::from_io)?;
     }
     let done: HashSet<&String> = report.written.iter().chain(&report.already_present).collect();
     if wanted.single && done.len() != 1 {

@@ -34,6 +34,8 @@ pub struct ClientOptions {
     pub backoff: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Blobs transferred at once (`--concurrency`; 4 like oras, skopeo and containerd).
+    pub concurrency: usize,
 }
 
 impl Default for ClientOptions {
@@ -43,6 +45,7 @@ impl Default for ClientOptions {
             retries: 3,
             backoff: Duration::from_millis(200),
             timeout: Duration::from_secs(300),
+            concurrency: 4,
         }
     }
 }
@@ -105,6 +108,11 @@ impl Client {
     /// Registry host.
     pub fn registry(&self) -> &str {
         &self.registry
+    }
+
+    /// How many blobs to transfer at once.
+    pub fn concurrency(&self) -> usize {
+        self.opts.concurrency.max(1)
     }
 
     /// Bytes downloaded so far (all response bodies).
