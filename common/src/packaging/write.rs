@@ -8,7 +8,7 @@
 //! against the files during that pass and the bundle is stored as a referrer of the model
 //! manifest (OCI 1.1 `subject`), so tools that copy referrers move both.
 
-use crate::errors::{Error, OutputError, SignatureError};
+use crate::errors::{Error, OciError, OutputError, SignatureError};
 use crate::formats::bundle::Bundle;
 use crate::formats::digest::{Digest, HashAlgorithm};
 use crate::formats::manifest::{Manifest, Method, ResourceKey, Serialization};
@@ -454,6 +454,19 @@ pub fn pack(
     }
 
     let mbytes = manifest.to_json()?;
+    if mbytes.len() as u64 > crate::oci::layout::MAX_METADATA_BLOB {
+        // Nothing is tagged: readers (ours included) refuse manifests this large, and
+        // registries commonly stop at 4 MiB.
+        return Err(OciError::Limit {
+            what: format!("manifest of {} layers", manifest.layers.len()),
+            problem: format!(
+                "would be {} bytes, over the {} MiB metadata cap; pack many small files as a ModelKit (--format modelkit: one tar layer per directory)",
+                mbytes.len(),
+                crate::oci::layout::MAX_METADATA_BLOB >> 20
+            ),
+        }
+        .into());
+    }
     let mdigest = layout.put_blob(&mbytes)?;
     let mdesc = Descriptor::new(MEDIA_TYPE_MANIFEST, &mdigest, mbytes.len() as u64);
     let mut report = PackReport {
