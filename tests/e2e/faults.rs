@@ -65,10 +65,18 @@ fn retries_errors_and_interrupted_pulls() {
     let weights = std::fs::read(cwd.join("model/a/c/d/weights.bin")).unwrap_or_default();
     let digest = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&weights)));
     proxy.set(Faults { corrupt_blob: Some(digest.clone()), ..Faults::default() });
-    let p = oras(cwd, &["pull", &r, "-o", "out", "--public_key", &public]);
+    // One transfer at a time, so that files before it are verified and kept (with several,
+    // the failure may cancel them first) and the resume below has something to skip.
+    let p = oras(cwd, &["pull", &r, "-o", "out", "--public_key", &public, "--concurrency", "1"]);
     p.expect_code(1, "corrupted blob");
     assert!(p.stderr.contains("does not match its digest") && p.stderr.contains(&digest), "{}", p.stderr);
     let got = files_under(&cwd.join("out"));
+    assert!(!got.iter().any(|f| f.ends_with("weights.bin") || f.contains(".modelsig-pull-")), "{got:?}");
+    // Four at a time: the failure cancels the other transfers; nothing unverified is left.
+    let p = oras(cwd, &["pull", &r, "-o", "out-c", "--public_key", &public]);
+    p.expect_code(1, "corrupted blob, concurrent pull");
+    assert!(p.stderr.contains(&digest), "{}", p.stderr);
+    let got = files_under(&cwd.join("out-c"));
     assert!(!got.iter().any(|f| f.ends_with("weights.bin") || f.contains(".modelsig-pull-")), "{got:?}");
     cases += 1;
 

@@ -61,9 +61,12 @@ pub fn push_layout(
     let m = ImageManifest::from_json(&bytes, "manifest")?;
     // Blobs go up concurrently (`--concurrency`), the manifest only once all are there.
     let blobs: Vec<&Descriptor> = std::iter::once(&m.config).chain(m.layers.iter()).collect();
-    let pushed = crate::hashing::parallel::try_map(&blobs, client.concurrency(), || (), |_, i, d| {
-        push_blob_from_layout(layout, &repo, d, &format!("blob {i}"))
-    })?;
+    let pushed = crate::hashing::parallel::try_map(
+        &blobs,
+        client.concurrency(),
+        || (),
+        |_, i, d| push_blob_from_layout(layout, &repo, d, &format!("blob {i}")),
+    )?;
     let mut uploaded = pushed.iter().filter(|(_, new)| *new).count();
     let tag = target.tag.clone().unwrap_or_else(|| manifest.digest_str.clone());
     repo.push_manifest(&tag, &bytes, m.media_type.as_deref().unwrap_or(MEDIA_TYPE_MANIFEST))?;
