@@ -101,6 +101,43 @@ pub fn place(name: &str, root: &str) -> Result<Placement, String> {
     })
 }
 
+/// Reads one member of an image layer against the root: what it changes is recorded in
+/// `changes` (whiteouts, opaque markers, directories, a wiped root), and a file or link
+/// inside the root comes back as its path relative to the root. Shared by verify (hashing)
+/// and pull (extracting), so both see the same tree. Errors are problems for the entry.
+pub fn record(
+    name: &str,
+    is_dir: bool,
+    is_link: bool,
+    root: &str,
+    changes: &mut Changes,
+) -> Result<Option<String>, String> {
+    if !root.is_empty() && covers_root(name, root) && !is_dir {
+        if is_link {
+            return Err(format!(
+                "is a link at the model root `/{root}` or above it: a runtime would show another directory; name the real one with --model-root"
+            ));
+        }
+        // A file where the root's directory was: nothing of the model below.
+        changes.wipe_root = true;
+        return Ok(None);
+    }
+    match place(name, root)? {
+        Placement::Outside => {}
+        Placement::WipeRoot => changes.wipe_root = true,
+        Placement::Whiteout(rel) => changes.whiteouts.push(rel),
+        Placement::Opaque(rel) => changes.opaque.push(rel),
+        Placement::Inside(rel) if is_dir => {
+            if !rel.is_empty() {
+                changes.dirs.push(rel);
+            }
+        }
+        Placement::Inside(rel) if rel.is_empty() || rel == "." => {}
+        Placement::Inside(rel) => return Ok(Some(rel)),
+    }
+    Ok(None)
+}
+
 /// What one layer changes under the model root.
 #[derive(Debug, Default, Clone)]
 pub struct Changes {

@@ -19,7 +19,7 @@ use crate::formats::manifest::{Method, ResourceKey};
 use crate::hashing::{Progress, StreamHasher};
 use crate::io::Tap;
 use crate::oci::OciDigest;
-use crate::oci::changeset::{Changes, Placement, covers_root, place};
+use crate::oci::changeset::{Changes, record};
 use crate::oci::modelpack::LayerFormat;
 use crate::oci::tar_archive::{MemberKind, TarError, TarLimits, TarReader};
 use sha2::Digest as _;
@@ -275,61 +275,30 @@ fn walk_tar<R: Read>(reader: R, job: &LayerJob<'_>, buf: &mut [u8]) -> Result<La
         let name = match job.image_root {
             None => member.name.clone(),
             Some(root) => {
+                let is_dir = kind == MemberKind::Directory;
                 let is_link = matches!(kind, MemberKind::Symlink(_) | MemberKind::HardLink(_));
-                if !root.is_empty() && covers_root(&member.name, root) && kind != MemberKind::Directory {
-                    if is_link {
-                        return Err(content(
-                            &entry_what(),
-                            format!(
-                                "is a link at the model root `/{root}` or above it: a runtime would show another directory; name the real one with --model-root"
-                            ),
-                        ));
-                    }
-                    // A file where the root's directory was: nothing of the model below.
-                    out.changes.wipe_root = true;
+                let Some(rel) = record(&member.name, is_dir, is_link, root, &mut out.changes)
+                    .map_err(|p| content(&entry_what(), p))?
+                else {
                     continue;
+                };
+                if let MemberKind::HardLink(t) = &kind {
+                    // Hard link targets name archive members: take them from the root.
+                    let t = crate::oci::changeset::normalize_root(t)
+                        .and_then(|t| {
+                            t.strip_prefix(&format!("{root}/"))
+                                .map(str::to_owned)
+                                .or_else(|| root.is_empty().then_some(t))
+                        })
+                        .ok_or_else(|| {
+                            content(
+                                &entry_what(),
+                                format!("hard link target `{t}` is outside the model root `/{root}`"),
+                            )
+                        })?;
+                    kind = MemberKind::HardLink(t);
                 }
-                match place(&member.name, root).map_err(|p| content(&entry_what(), p))? {
-                    Placement::Outside => continue,
-                    Placement::WipeRoot => {
-                        out.changes.wipe_root = true;
-                        continue;
-                    }
-                    Placement::Whiteout(rel) => {
-                        out.changes.whiteouts.push(rel);
-                        continue;
-                    }
-                    Placement::Opaque(rel) => {
-                        out.changes.opaque.push(rel);
-                        continue;
-                    }
-                    Placement::Inside(rel) if kind == MemberKind::Directory => {
-                        if !rel.is_empty() {
-                            out.changes.dirs.push(rel);
-                        }
-                        continue;
-                    }
-                    Placement::Inside(rel) if rel.is_empty() || rel == "." => continue,
-                    Placement::Inside(rel) => {
-                        if let MemberKind::HardLink(t) = &kind {
-                            // Hard link targets name archive members: take them from the root.
-                            let t = crate::oci::changeset::normalize_root(t)
-                                .and_then(|t| {
-                                    t.strip_prefix(&format!("{root}/"))
-                                        .map(str::to_owned)
-                                        .or_else(|| root.is_empty().then_some(t))
-                                })
-                                .ok_or_else(|| {
-                                    content(
-                                        &entry_what(),
-                                        format!("hard link target `{t}` is outside the model root `/{root}`"),
-                                    )
-                                })?;
-                            kind = MemberKind::HardLink(t);
-                        }
-                        rel
-                    }
-                }
+                rel
             }
         };
         let target = match kind {

@@ -13,7 +13,7 @@ use crate::formats::bundle::Bundle;
 use crate::formats::manifest::{Manifest, Serialization};
 use crate::hashing::StreamHasher;
 use crate::hashing::source::{HashOptions, LayerTrust, signed_paths};
-use crate::oci::changeset::{Changes, Placement, TopDown, common_dir, covers_root, normalize_root, place};
+use crate::oci::changeset::{Changes, TopDown, common_dir, normalize_root, record};
 use crate::oci::layer_stream::{tar_failure, unpacked_limit, unpacked_stream};
 use crate::oci::modelpack::LayerFormat;
 use crate::oci::referrer;
@@ -509,39 +509,10 @@ impl ImagePull<'_> {
                 let entry = || format!("{what}, entry `{}`", member.raw_name);
                 let bad = |problem: String| -> Error { OciError::Content { what: entry(), problem }.into() };
                 let is_link = matches!(member.kind, MemberKind::Symlink(_) | MemberKind::HardLink(_));
-                if !root.is_empty()
-                    && covers_root(&member.name, &root)
-                    && member.kind != MemberKind::Directory
-                {
-                    if is_link {
-                        return Err(bad(format!(
-                            "is a link at the model root `/{root}` or above it: a runtime would show another directory; name the real one with --model-root"
-                        )));
-                    }
-                    changes.wipe_root = true;
+                let is_dir = member.kind == MemberKind::Directory;
+                let Some(rel) = record(&member.name, is_dir, is_link, &root, &mut changes).map_err(bad)?
+                else {
                     continue;
-                }
-                let rel = match place(&member.name, &root).map_err(bad)? {
-                    Placement::Outside => continue,
-                    Placement::WipeRoot => {
-                        changes.wipe_root = true;
-                        continue;
-                    }
-                    Placement::Whiteout(r) => {
-                        changes.whiteouts.push(r);
-                        continue;
-                    }
-                    Placement::Opaque(r) => {
-                        changes.opaque.push(r);
-                        continue;
-                    }
-                    Placement::Inside(r) if member.kind == MemberKind::Directory => {
-                        if !r.is_empty() {
-                            changes.dirs.push(r);
-                        }
-                        continue;
-                    }
-                    Placement::Inside(r) => r,
                 };
                 files.push(rel.clone());
                 if !seen.visible(&rel) {
