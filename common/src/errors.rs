@@ -283,63 +283,6 @@ pub enum CertError {
     },
 }
 
-/// Why no embedded SCT verifies.
-#[derive(Debug, thiserror::Error)]
-pub enum SctError {
-    /// The certificate has no SCT list extension.
-    #[error("the signing certificate has no embedded SCT")]
-    Missing,
-    /// The extension is not an OCTET STRING.
-    #[error("SCT extension: {0}")]
-    Extension(#[source] der::Error),
-    /// The TLS-encoded list is cut short.
-    #[error("truncated SCT list")]
-    Truncated,
-    /// A version other than 1 (v1 = 0).
-    #[error("unsupported SCT version {0}")]
-    Version(u64),
-    /// The precertificate cannot be rebuilt.
-    #[error("precertificate: {0}")]
-    Precertificate(#[source] der::Error),
-    /// The issuer's key cannot be encoded.
-    #[error("issuer key: {0}")]
-    IssuerKey(#[source] CertError),
-    /// Larger than a TLS 24-bit length.
-    #[error("TBSCertificate too large")]
-    TooLarge,
-    /// The list is empty.
-    #[error("empty SCT list")]
-    Empty,
-    /// Every SCT failed; one reason each.
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    NoneVerifies(Vec<SctRejected>),
-}
-
-/// Why one SCT was not accepted.
-#[derive(Debug, thiserror::Error)]
-pub enum SctRejected {
-    /// Its log is not in the trusted root.
-    #[error("SCT from unknown CT log {0}")]
-    UnknownLog(String),
-    /// Not ECDSA with SHA-256.
-    #[error("SCT algorithm {hash}/{signature} unsupported")]
-    Algorithm {
-        /// TLS hash algorithm.
-        hash: u8,
-        /// TLS signature algorithm.
-        signature: u8,
-    },
-    /// The log's signature does not verify.
-    #[error("SCT from {log}: {source}")]
-    Signature {
-        /// The log.
-        log: String,
-        /// Why.
-        #[source]
-        source: CertError,
-    },
-}
-
 /// Why an RFC 3161 timestamp is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TimestampError {
@@ -535,9 +478,6 @@ pub enum SignatureError {
     /// The signing certificate is not allowed to sign, or names another identity.
     #[error("signing certificate: {0}")]
     Certificate(#[from] CertificateProblem),
-    /// Signed Certificate Timestamp check failed.
-    #[error("certificate transparency (SCT): {0}")]
-    Sct(#[from] SctError),
     /// An RFC 3161 timestamp did not verify.
     #[error("signed timestamp rfc3161Timestamps[{index}]: {source}")]
     Timestamp {
@@ -553,6 +493,9 @@ pub enum SignatureError {
     /// The signed statement is not a model_signing statement, or is inconsistent.
     #[error("signed statement: {0}")]
     Statement(String),
+    /// Sigstore client-spec verification (sigstore-verify) refused the bundle.
+    #[error("{0}")]
+    Sigstore(#[source] Box<sigstore_verify::Error>),
 }
 
 /// Reading or writing OCI content (image layouts, blobs, packaged models) failed.

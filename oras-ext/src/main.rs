@@ -202,7 +202,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
             };
             let r = parse_ref(&reference).map_err(fail)?;
             let client = Client::new(&r.registry, registry.options());
-            let pushed = remote::copy_layout(&path, tag.as_deref(), &r, &client).map_err(fail)?;
+            let pushed = remote::copy_layout(&path, tag.as_deref(), &r, &client, false).map_err(fail)?;
             print(
                 fmt,
                 serde_json::to_value(&pushed).unwrap_or_default(),

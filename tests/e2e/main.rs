@@ -4,6 +4,7 @@
 mod attest;
 mod chains;
 mod cli;
+mod conformance;
 mod faults;
 mod hostile;
 mod hostile_registry;

@@ -144,6 +144,27 @@ mode = "off"
     // off: no check.
     oras_env(cwd, &[], &["verify", &lab, "--policy", &pol]).ok("off");
     oras_env(cwd, &[], &["pull", &lab, "-o", "out-lab", "--policy", &pol]).ok("off pull");
+    // Unchecked pulls still check every blob: a corrupted tar layer leaves none of its files.
+    let lab_tar = format!("{}/lab/tar:v1", reg.addr);
+    oras(cwd, &["push", "model", &lab_tar, "--layer-format", "tar-dirs"]).ok("push tar-dirs");
+    let m = modelsig_e2e::registry::get_manifest(&reg.addr, "lab/tar", "v1");
+    let layer = m["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["annotations"]["org.cncf.model.filepath"] == "a")
+        .and_then(|l| l["digest"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    // Inside weights.bin's data (300 kB of the layer's ~305 kB), so the headers still parse.
+    let blob = reg.blob_file(&layer);
+    let len = std::fs::metadata(&blob).map(|m| m.len()).unwrap_or_default();
+    modelsig_e2e::flip_byte(&blob, usize::try_from(len / 2).unwrap_or_default());
+    let p = oras_env(cwd, &[], &["pull", &lab_tar, "-o", "out-lab-tar", "--policy", &pol]);
+    p.expect_code(1, "corrupted tar layer, policy off");
+    assert!(p.stderr.contains("does not match its digest"), "{}", p.stderr);
+    for f in ["a/b", "a/c/d/weights.bin"] {
+        assert!(!cwd.join("out-lab-tar").join(f).exists(), "{f} of a corrupted layer was placed");
+    }
 
     // modelsig-translate verify registry:/oci: and cosign-modelsig verify-attestation follow
     // the same policy when given no trust flags.

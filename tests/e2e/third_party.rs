@@ -207,6 +207,33 @@ fn our_pushes_pull_with_oras_py_and_modelpack_client() {
         "oras-py cannot unpack ModelPack tar layers; model_signing must not accept its pull"
     );
 
+    // ModelPack, one tar layer per top-level entry (for many-file models): modelpack-client
+    // unpacks the directory layer, model_signing verifies its pull; ours verifies from the
+    // registry and pulls.
+    let dirs = format!("{}/ours/model:dirs", reg.addr);
+    oras(cwd, &["push", "model", &dirs, "--layer-format", "tar-dirs", "--signature", "model.sig"])
+        .ok("push tar-dirs");
+    let dm = get_manifest(&reg.addr, "ours/model", "dirs");
+    let mut paths: Vec<&str> = dm["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["annotations"]["org.cncf.model.filepath"].as_str())
+        .collect();
+    paths.sort_unstable();
+    assert_eq!(paths, ["config.json", "tok", "weights.bin"], "one layer per top-level entry: {dm}");
+    modelpack(cwd, &["pull", &dirs, "mp-dirs"]);
+    ms_verify(cwd, "mp-dirs", &public, "model.sig")
+        .ok("model_signing verifies modelpack-client's pull of directory tar layers");
+    // Tar layers are checked by streaming them (--deep); without it the verifier says so.
+    let shallow = oras(cwd, &["verify", "key", &dirs, "--public_key", &public]);
+    assert!(shallow.code != 0 && shallow.stderr.contains("--deep"), "{}", shallow.stderr);
+    oras(cwd, &["verify", "key", &dirs, "--public_key", &public, "--deep"])
+        .ok("ours verifies the tar-dirs push from the registry");
+    oras(cwd, &["pull", &dirs, "-o", "ours-dirs", "--public_key", &public])
+        .ok("ours pulls the tar-dirs push");
+    ms_verify(cwd, "ours-dirs", &public, "model.sig").ok("model_signing verifies our pull of tar-dirs");
+
     // ModelKit: its config is a Kitfile that PyKitOps' model parses.
     let kit = format!("{}/ours/kit:v1", reg.addr);
     oras(cwd, &["push", "model", &kit, "--format", "modelkit", "--signature", "model.sig"])

@@ -217,7 +217,8 @@ pub fn attached_bundles(
             continue;
         }
         let Some(layer) = referrer::bundle_layer(&rm) else { continue };
-        let bytes = repo.read_blob(layer, "attestation bundle")?;
+        let bytes =
+            repo.read_blob_up_to(layer, "attestation bundle", crate::oci::layout::MAX_SIGNATURE_BUNDLE)?;
         if let Ok(b) = Bundle::from_json(&bytes, "attestation bundle") {
             out.push((d.digest_str.clone(), created(d), b));
         }
@@ -225,7 +226,11 @@ pub fn attached_bundles(
     if let Some(m) = repo.fetch_manifest(&cosign::att_tag(digest))? {
         let att = ImageManifest::from_json(&m.bytes, "attestations")?;
         for layer in att.layers.iter().filter(|l| l.media_type == cosign::DSSE_MEDIA_TYPE) {
-            let bytes = repo.read_blob(layer, "attestation envelope")?;
+            let bytes = repo.read_blob_up_to(
+                layer,
+                "attestation envelope",
+                crate::oci::layout::MAX_SIGNATURE_BUNDLE,
+            )?;
             let Ok(env) = serde_json::from_slice::<Envelope>(&bytes) else { continue };
             out.push((
                 format!("{} layer {}", cosign::att_tag(digest), layer.digest_str),

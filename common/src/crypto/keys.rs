@@ -79,9 +79,31 @@ fn read(path: &Path) -> Result<Vec<u8>, KeyError> {
 
 /// Parses PEM text into (label, DER), with the file named in errors.
 pub fn pem_decode(text: &[u8], what: &str) -> Result<(String, Vec<u8>), KeyError> {
-    let (label, der) =
-        der::pem::decode_vec(text).map_err(|e| KeyError::invalid(what, format!("not a PEM file: {e}")))?;
-    Ok((label.to_owned(), der))
+    match der::pem::decode_vec(text) {
+        Ok((label, der)) => Ok((label.to_owned(), der)),
+        // RFC 7468 §3's lax reading: base64 lines of any length (Fulcio and some TSAs
+        // answer with unwrapped PEM; OpenSSL and Python's cryptography accept it).
+        Err(e) => pem_decode_lax(text).ok_or_else(|| KeyError::invalid(what, format!("not a PEM file: {e}"))),
+    }
+}
+
+/// One PEM block with its base64 wrapped at any width (no headers, strict base64).
+fn pem_decode_lax(text: &[u8]) -> Option<(String, Vec<u8>)> {
+    use base64::Engine as _;
+    let text = std::str::from_utf8(text).ok()?;
+    let start = text.find("-----BEGIN ")?;
+    let rest = &text[start + 11..];
+    let label_end = rest.find("-----")?;
+    let label = &rest[..label_end];
+    let body_and_end = &rest[label_end + 5..];
+    let end_marker = format!("-----END {label}-----");
+    let end = body_and_end.find(&end_marker)?;
+    let body: String = body_and_end[..end].chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    if body.contains(':') || !text[start + 11 + label_end + 5 + end + end_marker.len()..].trim().is_empty() {
+        return None;
+    }
+    let der = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
+    Some((label.to_owned(), der))
 }
 
 impl PublicKey {
@@ -329,6 +351,29 @@ H038iJattiX73sUyE+dHm1EVVLChRANCAARbJ55o7yPC8HrgGWTeKW0iWndruMYY
 HBlP2LNVRLbUqi4/NN+rPR8tNeHy/waV9yPxhY51Er+kQyIedjpMLh2G
 -----END PRIVATE KEY-----
 ";
+
+    #[test]
+    fn pem_wrapped_at_any_width_reads_the_same() -> Result<(), KeyError> {
+        let (label, der) = pem_decode(P256_PKCS8.as_bytes(), "wrapped")?;
+        let body: String =
+            P256_PKCS8.lines().filter(|l| !l.starts_with("-----")).collect::<Vec<_>>().concat();
+        let one_line = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n");
+        assert_eq!(pem_decode(one_line.as_bytes(), "one line")?, (label.clone(), der.clone()));
+        let narrow: String =
+            body.as_bytes().chunks(20).map(|c| String::from_utf8_lossy(c) + "\r\n").collect();
+        let narrow = format!("-----BEGIN PRIVATE KEY-----\r\n{narrow}-----END PRIVATE KEY-----");
+        assert_eq!(pem_decode(narrow.as_bytes(), "20 columns")?, (label, der));
+        // Still strict about the rest: bad base64, mismatched END, headers, trailing data.
+        for bad in [
+            one_line.replace("MIGH", "M!GH"),
+            one_line.replace("END PRIVATE", "END PUBLIC"),
+            one_line.replace("-----\nMIGH", "-----\nProc-Type: 4,ENCRYPTED\nMIGH"),
+            format!("{one_line}junk"),
+        ] {
+            assert!(pem_decode(bad.as_bytes(), "bad").is_err(), "{bad}");
+        }
+        Ok(())
+    }
 
     #[test]
     fn sign_verify_round_trip_and_tamper() -> Result<(), KeyError> {

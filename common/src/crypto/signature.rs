@@ -202,14 +202,13 @@ pub fn verify_signed_payload(
             }
         }
         TrustPolicy::Sigstore { root, identity } => {
-            let pae_bytes = pae(IN_TOTO_PAYLOAD_TYPE, &payload);
-            let s = keyless::verify(bundle, &payload, &pae_bytes, &signature, root, identity)?;
+            let s = keyless::verify(bundle, &payload, root, identity)?;
             Signer::Sigstore {
                 identities: s.identities,
                 issuer: s.issuer,
-                log: s.entry.log_url,
-                log_index: s.entry.log_index,
-                signed_at: crate::crypto::x509::fmt_time(s.entry.integrated_time.max(0) as u64),
+                log: s.log_url,
+                log_index: s.log_index.unwrap_or_default(),
+                signed_at: s.signed_at,
             }
         }
     };

@@ -48,6 +48,11 @@ impl ProgressBar {
         Self::labelled(total, quiet, "pulling")
     }
 
+    /// A bar for uploads: bytes, rate and ETA across blobs.
+    pub fn for_upload(total: u64, quiet: bool) -> Self {
+        Self::labelled(total, quiet, "pushing")
+    }
+
     fn labelled(total: u64, quiet: bool, label: &str) -> Self {
         use std::io::IsTerminal;
         if quiet || !std::io::stderr().is_terminal() {

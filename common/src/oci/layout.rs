@@ -14,6 +14,11 @@ use std::path::{Path, PathBuf};
 /// Largest manifest, index or config blob read into memory.
 pub const MAX_METADATA_BLOB: u64 = 16 << 20;
 
+/// Largest signature bundle read from a registry or layout: model_signing's bundle lists
+/// every file (about 240 bytes each: a 100,000-file model signs into 24 MB), so it gets
+/// its own cap, about 270,000 files.
+pub const MAX_SIGNATURE_BUNDLE: u64 = 64 << 20;
+
 /// An OCI image layout directory.
 #[derive(Debug, Clone)]
 pub struct OciLayout {

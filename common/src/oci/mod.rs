@@ -54,11 +54,23 @@ pub trait BlobStore: Sync {
 
     /// Reads a small blob (manifest, config) fully, checking size and digest.
     fn read_blob(&self, desc: &Descriptor, what: &str) -> Result<Vec<u8>, crate::errors::OciError> {
-        if desc.size > layout::MAX_METADATA_BLOB {
+        self.read_blob_up_to(desc, what, layout::MAX_METADATA_BLOB)
+    }
+
+    /// Reads a blob of at most `cap` bytes fully (a signature bundle:
+    /// [`layout::MAX_SIGNATURE_BUNDLE`]), checking size and digest; larger ones are refused
+    /// before anything is read.
+    fn read_blob_up_to(
+        &self,
+        desc: &Descriptor,
+        what: &str,
+        cap: u64,
+    ) -> Result<Vec<u8>, crate::errors::OciError> {
+        if desc.size > cap {
             return Err(crate::errors::OciError::Blob {
                 what: what.into(),
                 digest: desc.digest_str.clone(),
-                problem: format!("{} bytes is too large for metadata", desc.size),
+                problem: format!("{} bytes is over the {} MiB cap for {what}", desc.size, cap >> 20),
             });
         }
         let mut out = Vec::with_capacity(desc.size as usize);

@@ -129,7 +129,7 @@ fn check_candidate(
     }
     let layer = referrer::bundle_layer(&rm)
         .ok_or_else(|| SignatureError::Material("referrer has no bundle layer".into()))?;
-    let bytes = repo.read_blob(layer, "signature bundle")?;
+    let bytes = repo.read_blob_up_to(layer, "signature bundle", crate::oci::layout::MAX_SIGNATURE_BUNDLE)?;
     let bundle = Bundle::from_json(&bytes, "attached signature").map_err(SignatureError::from)?;
     Ok(verify_bundle(&bundle, policy)?)
 }
@@ -573,19 +573,59 @@ impl<R: Read> Read for Cancellable<'_, R> {
     }
 }
 
+/// What a pull checks each file against.
+#[derive(Clone, Copy)]
+enum FileCheck<'a> {
+    /// The verified signature: each wanted file is checked as it streams and renamed into
+    /// place only when it matches.
+    Signed { signed: &'a Manifest, ser: &'a Serialization, wanted: &'a Wanted },
+    /// No signature (policy `warn`/`off`): the blob digest is the only check, so a tar
+    /// layer's files are staged and renamed into place once the whole layer matched.
+    Unchecked { want: &'a (dyn Fn(&str) -> bool + Sync) },
+}
+
 /// Pulling one layer of a model artifact (raw: its file; tar: the wanted members), each
-/// file checked against the signature as it streams. Layers run concurrently.
+/// file checked as `check` says while it streams. Layers run concurrently
+/// ([`LayerPull::run_all`]).
 struct LayerPull<'a> {
     model: &'a PackagedModel<'a>,
-    signed: &'a Manifest,
-    ser: &'a Serialization,
-    wanted: &'a Wanted,
+    check: FileCheck<'a>,
     out: &'a Path,
     hash: &'a HashOptions,
     bar: &'a dyn crate::hashing::Progress,
 }
 
 impl LayerPull<'_> {
+    /// Runs every layer, `concurrency` at a time; fail-fast: the first error is kept and the
+    /// other transfers stop at their next read. Returns the files written and those present.
+    fn run_all(&self, concurrency: usize) -> Result<(Vec<String>, Vec<String>), Error> {
+        let indexes: Vec<usize> = (0..self.model.layers.len()).collect();
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let first: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
+        let results = crate::hashing::parallel::try_map(
+            &indexes,
+            concurrency,
+            || vec![0u8; crate::hashing::READ_BUFFER],
+            |buf, _, &i| {
+                self.run(i, buf, &cancel).map_err(|e| {
+                    if let Ok(mut f) = first.lock() {
+                        f.get_or_insert(e);
+                    }
+                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                })
+            },
+        );
+        if let Some(e) = first.into_inner().ok().flatten() {
+            return Err(e);
+        }
+        let (mut written, mut present) = (Vec::new(), Vec::new());
+        for (_, (w, p)) in results.unwrap_or_default() {
+            written.extend(w);
+            present.extend(p);
+        }
+        Ok((written, present))
+    }
+
     /// Returns the files written and those already present.
     fn run(
         &self,
@@ -593,7 +633,7 @@ impl LayerPull<'_> {
         buf: &mut [u8],
         cancel: &std::sync::atomic::AtomicBool,
     ) -> Result<(Vec<String>, Vec<String>), Error> {
-        let (out, ser, signed, wanted) = (self.out, self.ser, self.signed, self.wanted);
+        let out = self.out;
         let layer = &self.model.layers[i];
         let what = format!("layer {i} ({})", layer.desc.digest_str);
         let (mut written, mut present) = (Vec::new(), Vec::new());
@@ -606,14 +646,26 @@ impl LayerPull<'_> {
         };
         if layer.format == LayerFormat::Raw {
             let Some(name) = &layer.path else { return Ok((written, present)) };
-            let Some(resource) = wanted.resource(name) else { return Ok((written, present)) };
-            if local_matches(&out.join(name), resource, ser, signed) {
-                present.push(name.clone());
-                return Ok((written, present));
+            match self.check {
+                FileCheck::Signed { signed, ser, wanted } => {
+                    let Some(resource) = wanted.resource(name) else { return Ok((written, present)) };
+                    if local_matches(&out.join(name), resource, ser, signed) {
+                        present.push(name.clone());
+                        return Ok((written, present));
+                    }
+                    let mut pending = Pending::new(out, name, resource, ser)?;
+                    pending.fill(&mut open()?, buf)?;
+                    written.push(pending.commit(signed)?);
+                }
+                FileCheck::Unchecked { want } => {
+                    if want(name) {
+                        // The blob's digest is checked at its end, before the rename.
+                        let mut pending = Pending::unchecked(out, name)?;
+                        pending.fill(&mut open()?, buf)?;
+                        written.push(pending.persist()?);
+                    }
+                }
             }
-            let mut pending = Pending::new(out, name, resource, ser)?;
-            pending.fill(&mut open()?, buf)?;
-            written.push(pending.commit(signed)?);
             return Ok((written, present));
         }
         // Tar layers: extract wanted members as they stream, through the one tar reader.
@@ -621,6 +673,7 @@ impl LayerPull<'_> {
         let stream = unpacked_stream(open()?, layer.format, limit, &what)?;
         let mut archive = TarReader::new(stream, TarLimits::default());
         let fail = |e| tar_failure(&what, e);
+        let mut staged = Vec::new();
         while let Some(member) = archive.next_member().map_err(fail)? {
             let entry = || format!("{what}, entry `{}`", member.raw_name);
             let name = member.name.clone();
@@ -643,17 +696,31 @@ impl LayerPull<'_> {
                 }
                 .into());
             }
-            let Some(resource) = wanted.resource(&name) else { continue };
-            if local_matches(&out.join(&name), resource, ser, signed) {
-                present.push(name);
-                continue;
+            match self.check {
+                FileCheck::Signed { signed, ser, wanted } => {
+                    let Some(resource) = wanted.resource(&name) else { continue };
+                    if local_matches(&out.join(&name), resource, ser, signed) {
+                        present.push(name);
+                        continue;
+                    }
+                    let mut pending = Pending::new(out, &name, resource, ser)?;
+                    pending.fill(&mut archive.data(), buf)?;
+                    written.push(pending.commit(signed)?);
+                }
+                FileCheck::Unchecked { want } => {
+                    if want(&name) {
+                        let mut pending = Pending::unchecked(out, &name)?;
+                        pending.fill(&mut archive.data(), buf)?;
+                        staged.push(pending);
+                    }
+                }
             }
-            let mut pending = Pending::new(out, &name, resource, ser)?;
-            pending.fill(&mut archive.data(), buf)?;
-            written.push(pending.commit(signed)?);
         }
-        // Finish the stream so the layer digest is checked too.
+        // Finish the stream so the layer digest is checked too, then place staged files.
         std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(OciError::from_io)?;
+        for p in staged {
+            written.push(p.persist()?);
+        }
         Ok((written, present))
     }
 }
@@ -706,31 +773,11 @@ pub fn pull_verified(
     if sig.model.format != PackageFormat::Image {
         let total: u64 = sig.model.layers.iter().map(|l| l.desc.size).sum();
         let bar = crate::hashing::ProgressBar::for_transfer(total, hash.quiet);
-        let job = LayerPull { model: &sig.model, signed, ser: &ser, wanted: &wanted, out, hash, bar: &bar };
-        let indexes: Vec<usize> = (0..sig.model.layers.len()).collect();
-        // Fail fast: the first error is kept, and the other transfers stop at their next read.
-        let cancel = std::sync::atomic::AtomicBool::new(false);
-        let first: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
-        let results = crate::hashing::parallel::try_map(
-            &indexes,
-            client.concurrency(),
-            || vec![0u8; crate::hashing::READ_BUFFER],
-            |buf, _, &i| {
-                job.run(i, buf, &cancel).map_err(|e| {
-                    if let Ok(mut f) = first.lock() {
-                        f.get_or_insert(e);
-                    }
-                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-                })
-            },
-        );
-        if let Some(e) = first.into_inner().ok().flatten() {
-            return Err(e);
-        }
-        for (_, (written, present)) in results.unwrap_or_default() {
-            report.written.extend(written);
-            report.already_present.extend(present);
-        }
+        let check = FileCheck::Signed { signed, ser: &ser, wanted: &wanted };
+        let job = LayerPull { model: &sig.model, check, out, hash, bar: &bar };
+        let (written, present) = job.run_all(client.concurrency())?;
+        report.written.extend(written);
+        report.already_present.extend(present);
     }
     let done: HashSet<&String> = report.written.iter().chain(&report.already_present).collect();
     if wanted.single && done.len() != 1 {
@@ -816,7 +863,8 @@ pub fn sign_remote(
 /// Pulls every file of a model without checking a signature (a policy in `warn` mode when no
 /// signature verified, or `off`): each blob still streams through its digest check, raw
 /// files are renamed into place only when their blob matched, and a tar layer's files only
-/// once the whole layer matched its digest. `--include` selects files as usual.
+/// once the whole layer matched its digest. `--include` selects files as usual. Same
+/// per-layer code and concurrency as a verified pull ([`FileCheck::Unchecked`]).
 pub fn pull_unverified(
     target: &Reference,
     client: &Client,
@@ -834,53 +882,16 @@ pub fn pull_unverified(
     std::fs::create_dir_all(out)
         .map_err(|source| crate::errors::OutputError { path: out.to_path_buf(), source })?;
     let mut report = PullReport { subject: fetched.desc.digest_str.clone(), ..Default::default() };
-    let store = model.store();
-    let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
     if model.format == PackageFormat::Image {
+        let mut buf = vec![0u8; crate::hashing::READ_BUFFER];
         let plan = ImagePull { model: &model, checked: None, want: &want, out, hash };
         plan.run(&mut report, &mut buf)?;
-    }
-    let layers = if model.format == PackageFormat::Image { &[][..] } else { &model.layers[..] };
-    for (i, layer) in layers.iter().enumerate() {
-        let what = format!("layer {i} ({})", layer.desc.digest_str);
-        if layer.format == LayerFormat::Raw {
-            let Some(name) = &layer.path else { continue };
-            if !want(name) {
-                continue;
-            }
-            let mut pending = Pending::unchecked(out, name)?;
-            pending.fill(&mut store.open_blob(&layer.desc, &what)?, &mut buf)?;
-            report.written.push(pending.persist()?);
-            continue;
-        }
-        let limit = unpacked_limit(layer.desc.size, hash.max_unpacked_size);
-        let blob = store.open_blob(&layer.desc, &what)?;
-        let stream = unpacked_stream(blob, layer.format, limit, &what)?;
-        let mut archive = TarReader::new(stream, TarLimits::default());
-        let mut staged = Vec::new();
-        while let Some(member) = archive.next_member().map_err(|e| tar_failure(&what, e))? {
-            match member.kind {
-                MemberKind::Directory => continue,
-                MemberKind::File => {}
-                MemberKind::Symlink(_) | MemberKind::HardLink(_) => {
-                    return Err(OciError::Content {
-                        what: format!("{what}, entry `{}`", member.raw_name),
-                        problem: "links are not pulled".into(),
-                    }
-                    .into());
-                }
-            }
-            if !want(&member.name) {
-                continue;
-            }
-            let mut pending = Pending::unchecked(out, &member.name)?;
-            pending.fill(&mut archive.data(), &mut buf)?;
-            staged.push(pending);
-        }
-        std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(OciError::from_io)?;
-        for p in staged {
-            report.written.push(p.persist()?);
-        }
+    } else {
+        let total: u64 = model.layers.iter().map(|l| l.desc.size).sum();
+        let bar = crate::hashing::ProgressBar::for_transfer(total, hash.quiet);
+        let job =
+            LayerPull { model: &model, check: FileCheck::Unchecked { want: &want }, out, hash, bar: &bar };
+        report.written.extend(job.run_all(client.concurrency())?.0);
     }
     report.bytes_transferred = client.downloaded();
     Ok(report)

@@ -337,7 +337,11 @@ impl ModelSource for PackagedModel<'_> {
             if m.subject.as_ref().map(|s| &s.digest_str) == Some(&self.manifest_desc.digest_str)
                 && let Some(layer) = crate::oci::referrer::bundle_layer(&m)
             {
-                return Ok(Some(layout.read_blob(layer, "attached signature")?));
+                return Ok(Some(layout.read_blob_up_to(
+                    layer,
+                    "attached signature",
+                    crate::oci::layout::MAX_SIGNATURE_BUNDLE,
+                )?));
             }
         }
         Ok(None)

@@ -42,8 +42,13 @@ pub enum PackFormat {
 pub enum PackLayerFormat {
     /// One uncompressed file per layer (ModelPack only).
     Raw,
-    /// Tar layers.
+    /// Tar layers, one per file (ModelPack) or per top-level entry (ModelKit).
     Tar,
+    /// Tar layers, one per top-level entry: the files of a directory share one layer
+    /// (ModelPack; ModelKits always have this shape). For models with many files: a manifest
+    /// with one layer per file passes registries' usual 4 MiB manifest limit at about 9,000
+    /// files (docker-registry 2.8 answers "request body too large").
+    TarDirs,
 }
 
 /// What `pack` wrote.
@@ -227,6 +232,35 @@ impl Packer<'_> {
     }
 }
 
+/// Files grouped by their top-level path, in order (`files` is sorted by name).
+fn top_level_groups(files: &[ModelFile]) -> Vec<(String, Vec<&ModelFile>)> {
+    let mut groups: Vec<(String, Vec<&ModelFile>)> = Vec::new();
+    for f in files {
+        let top = f.name.split('/').next().unwrap_or(&f.name).to_owned();
+        match groups.last_mut() {
+            Some((t, v)) if *t == top => v.push(f),
+            _ => groups.push((top, vec![f])),
+        }
+    }
+    groups
+}
+
+/// The tar members of one group: every ancestor directory once, then the files, sorted.
+fn group_members<'f>(group: &[&'f ModelFile]) -> Vec<(String, Option<&'f ModelFile>)> {
+    let mut members: Vec<(String, Option<&ModelFile>)> = Vec::new();
+    let mut listed = std::collections::HashSet::new();
+    for f in group {
+        for a in ancestors(&f.name) {
+            if listed.insert(a.clone()) {
+                members.push((a, None));
+            }
+        }
+        members.push((f.name.clone(), Some(*f)));
+    }
+    members.sort_by(|a, b| a.0.cmp(&b.0));
+    members
+}
+
 /// Ancestors of a path, outermost first (`a/b/c` → `a`, `a/b`).
 fn ancestors(name: &str) -> Vec<String> {
     let parts: Vec<&str> = name.split('/').collect();
@@ -308,13 +342,32 @@ pub fn pack(
         PackFormat::Modelpack => {
             let mut layers = Vec::new();
             let mut diff_ids = Vec::new();
-            for f in &files {
+            if layer_format == PackLayerFormat::TarDirs {
+                for (top, group) in top_level_groups(&files) {
+                    // The layer's kind is its largest file's.
+                    let kind = group
+                        .iter()
+                        .max_by_key(|f| f.size)
+                        .map_or(Kind::Doc, |f| modelpack::classify(&f.name, f.size));
+                    let (desc, diff_id) = packer.tar_layer(
+                        &group_members(&group),
+                        &modelpack::layer_media_type(kind, LayerFormat::Tar),
+                    )?;
+                    diff_ids.push(diff_id);
+                    layers.push(
+                        desc.annotate(modelpack::ANNOTATION_FILEPATH, top.clone())
+                            .annotate(ANNOTATION_TITLE, top.clone())
+                            .annotate(modelpack::ANNOTATION_MEDIATYPE_UNTESTED, "true"),
+                    );
+                }
+            }
+            for f in files.iter().filter(|_| layer_format != PackLayerFormat::TarDirs) {
                 let kind = modelpack::classify(&f.name, f.size);
                 let desc = match layer_format {
                     PackLayerFormat::Raw => {
                         packer.raw_layer(f, &modelpack::layer_media_type(kind, LayerFormat::Raw))?
                     }
-                    PackLayerFormat::Tar => {
+                    PackLayerFormat::Tar | PackLayerFormat::TarDirs => {
                         let mut members: Vec<(String, Option<&ModelFile>)> =
                             ancestors(&f.name).into_iter().map(|a| (a, None)).collect();
                         members.push((f.name.clone(), Some(f)));
@@ -346,14 +399,7 @@ pub fn pack(
         }
         PackFormat::Modelkit => {
             // One layer per top-level path, like a Kitfile listing the project's entries.
-            let mut groups: Vec<(String, Vec<&ModelFile>)> = Vec::new();
-            for f in &files {
-                let top = f.name.split('/').next().unwrap_or(&f.name).to_owned();
-                match groups.last_mut() {
-                    Some((t, v)) if *t == top => v.push(f),
-                    _ => groups.push((top, vec![f])),
-                }
-            }
+            let groups = top_level_groups(&files);
             let mut kitfile = Kitfile { manifest_version: "1.0.0".into(), ..Default::default() };
             kitfile.package.insert("name".into(), name.clone().into());
             let mut layers = Vec::new();
@@ -382,17 +428,7 @@ pub fn pack(
                     ("datasets", _) => "dataset",
                     (s, _) => s,
                 };
-                let mut members: Vec<(String, Option<&ModelFile>)> = Vec::new();
-                let mut listed = std::collections::HashSet::new();
-                for f in group {
-                    for a in ancestors(&f.name) {
-                        if listed.insert(a.clone()) {
-                            members.push((a, None));
-                        }
-                    }
-                    members.push((f.name.clone(), Some(f)));
-                }
-                members.sort_by(|a, b| a.0.cmp(&b.0));
+                let members = group_members(group);
                 let (desc, diff_id) = packer.tar_layer(&members, &modelkit::layer_media_type(kind))?;
                 let entry = Entry {
                     path: top.clone(),
@@ -460,7 +496,7 @@ pub fn pack(
         return Err(OciError::Limit {
             what: format!("manifest of {} layers", manifest.layers.len()),
             problem: format!(
-                "would be {} bytes, over the {} MiB metadata cap; pack many small files as a ModelKit (--format modelkit: one tar layer per directory)",
+                "would be {} bytes, over the {} MiB metadata cap; pack many files with one tar layer per top-level directory (--layer-format tar-dirs, or --format modelkit)",
                 mbytes.len(),
                 crate::oci::layout::MAX_METADATA_BLOB >> 20
             ),

@@ -49,24 +49,27 @@ pub struct PushReport {
 }
 
 /// Pushes a layout's manifest (its blobs first) and the signature referrers of it that the
-/// layout holds.
+/// layout holds, with one progress bar (bytes, rate, ETA) over the blobs unless `quiet`.
 pub fn push_layout(
     layout: &OciLayout,
     manifest: &Descriptor,
     target: &Reference,
     client: &Client,
+    quiet: bool,
 ) -> Result<PushReport, Error> {
     let repo = client.repo(&target.repository);
     let bytes = layout.read_blob(manifest, "manifest")?;
     let m = ImageManifest::from_json(&bytes, "manifest")?;
     // Blobs go up concurrently (`--concurrency`), the manifest only once all are there.
     let blobs: Vec<&Descriptor> = std::iter::once(&m.config).chain(m.layers.iter()).collect();
+    let bar = crate::hashing::ProgressBar::for_upload(blobs.iter().map(|d| d.size).sum(), quiet);
     let pushed = crate::hashing::parallel::try_map(
         &blobs,
         client.concurrency(),
         || (),
-        |_, i, d| push_blob_from_layout(layout, &repo, d, &format!("blob {i}")),
+        |_, i, d| push_blob_from_layout(layout, &repo, d, &format!("blob {i}"), &bar),
     )?;
+    drop(bar);
     let mut uploaded = pushed.iter().filter(|(_, new)| *new).count();
     let tag = target.tag.clone().unwrap_or_else(|| manifest.digest_str.clone());
     repo.push_manifest(&tag, &bytes, m.media_type.as_deref().unwrap_or(MEDIA_TYPE_MANIFEST))?;
@@ -79,7 +82,13 @@ pub fn push_layout(
             continue;
         }
         for (i, b) in std::iter::once(&rm.config).chain(rm.layers.iter()).enumerate() {
-            uploaded += usize::from(push_blob_from_layout(layout, &repo, b, &format!("referrer blob {i}"))?);
+            uploaded += usize::from(push_blob_from_layout(
+                layout,
+                &repo,
+                b,
+                &format!("referrer blob {i}"),
+                &crate::hashing::NoProgress,
+            )?);
         }
         referrers.push(repo.push_referrer(&rbytes, &subject, referrer::BUNDLE_MEDIA_TYPE)?.digest_str);
     }
@@ -91,12 +100,20 @@ pub fn push_layout(
     })
 }
 
-fn push_blob_from_layout(layout: &OciLayout, repo: &Repo, d: &Descriptor, what: &str) -> Result<bool, Error> {
+fn push_blob_from_layout(
+    layout: &OciLayout,
+    repo: &Repo,
+    d: &Descriptor,
+    what: &str,
+    bar: &dyn crate::hashing::Progress,
+) -> Result<bool, Error> {
     let digest = d.digest()?;
     if repo.blob_exists(&digest)? {
+        bar.advance(d.size);
         return Ok(false);
     }
-    let mut reader = layout.open_file_blob(d, what)?;
+    let mut reader =
+        crate::io::Tap::new(layout.open_file_blob(d, what)?, |b: &[u8]| bar.advance(b.len() as u64));
     let (got, _) = repo.push_stream(&mut reader, what)?;
     if got != digest {
         return Err(OciError::DigestMismatch {
@@ -135,7 +152,7 @@ pub fn push_dir(
     let layout_dir = tmp.path().join("layout");
     let layer_format = if format == PackFormat::Modelkit { PackLayerFormat::Tar } else { layer_format };
     let (packed, _) = pack(model, &layout_dir, Some("push"), format, layer_format, hash, signature)?;
-    let push = copy_layout(&layout_dir, Some("push"), target, client)?;
+    let push = copy_layout(&layout_dir, Some("push"), target, client, hash.quiet)?;
     Ok(PushDirReport { pack: packed, push })
 }
 
@@ -145,11 +162,12 @@ pub fn copy_layout(
     tag: Option<&str>,
     target: &Reference,
     client: &Client,
+    quiet: bool,
 ) -> Result<PushReport, Error> {
     let layout = OciLayout::open(layout_dir)?;
     let index = layout.index()?;
     let desc = layout.resolve(&index, tag)?;
-    push_layout(&layout, &desc, target, client)
+    push_layout(&layout, &desc, target, client, quiet)
 }
 
 /// Attaches a bundle (`model.sig`) to the manifest a reference names.

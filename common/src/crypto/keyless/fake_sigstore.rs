@@ -5,7 +5,7 @@
 //! (which serve it over HTTP on 127.0.0.1); never part of a release build.
 
 use super::signer::{IdentityToken, Transport, TransportError};
-use super::trust_root::{CertAuthority, LogKey, TrustedRoot};
+use super::trust_root::TrustedRoot;
 use crate::crypto::keys::{PublicKey, pem_encode};
 use crate::crypto::x509::Cert;
 use crate::formats::digest::sha256;
@@ -68,7 +68,8 @@ impl x509_cert::ext::AsExtension for IssuerExt {
 struct SctExt(Vec<u8>);
 
 impl AssociatedOid for SctExt {
-    const OID: ObjectIdentifier = super::sct::SCT_LIST_OID;
+    // RFC 6962 embedded SCT list.
+    const OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
 }
 
 impl der::Encode for SctExt {
@@ -95,6 +96,8 @@ pub struct Faults {
     pub bad_set: bool,
     /// Fulcio's SCT comes from a CT log the trusted root does not know.
     pub unknown_ct_log: bool,
+    /// Fulcio answers with PEM whose base64 is one unwrapped line (valid; must be read).
+    pub unwrapped_pem: bool,
 }
 
 /// The fake services.
@@ -140,28 +143,8 @@ impl FakeSigstore {
 
     /// The trusted root that trusts this fake.
     pub fn trusted_root(&self) -> TrustedRoot {
-        let log = |k: &Key, url: &str| {
-            let d = spki_der(k);
-            LogKey {
-                base_url: url.into(),
-                key_id: sha256(&d).to_vec(),
-                spki_der: d,
-                key_details: "PKIX_ECDSA_P256_SHA_256".into(),
-                valid_from: None,
-                valid_to: None,
-            }
-        };
-        TrustedRoot {
-            tlogs: vec![log(&self.rekor_key, "https://fake.rekor")],
-            ctlogs: vec![log(&self.ct_key, "https://fake.ct")],
-            certificate_authorities: vec![CertAuthority {
-                uri: "https://fake.fulcio".into(),
-                chain: vec![self.ca_cert.clone()],
-                valid_from: None,
-                valid_to: None,
-            }],
-            timestamp_authorities: Vec::new(),
-        }
+        TrustedRoot::from_json(self.trust_config_json("https://fake").to_string().as_bytes(), "fake root")
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn issue(&self, subject_key: &PublicKey, email: &str, issuer: &str) -> Vec<u8> {
@@ -240,8 +223,15 @@ impl FakeSigstore {
             key
         };
         let leaf = self.issue(&certified, &token.subject, &token.issuer);
+        let pem = |der: &[u8]| {
+            if self.faults.unwrapped_pem {
+                format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", B64.encode(der))
+            } else {
+                pem_encode("CERTIFICATE", der)
+            }
+        };
         Ok(serde_json::json!({ "signedCertificateEmbeddedSct": { "chain": { "certificates": [
-            pem_encode("CERTIFICATE", &leaf), pem_encode("CERTIFICATE", self.ca_cert.der()),
+            pem(&leaf), pem(self.ca_cert.der()),
         ]}}}))
     }
 
@@ -419,7 +409,7 @@ mod tests {
         assert!(v.manifest.compare(&manifest()).is_match());
         assert!(matches!(
             verify_bundle(&bundle, &policy(&fake, "eve@example.com")),
-            Err(SignatureError::Certificate(_))
+            Err(SignatureError::Sigstore(e)) if matches!(*e, sigstore_verify::Error::IdentityMismatch { .. })
         ));
         // Another instance's root (other CA, logs) does not trust it.
         assert!(verify_bundle(&bundle, &policy(&FakeSigstore::new(), "dev@example.com")).is_err());
@@ -430,14 +420,23 @@ mod tests {
     fn misbehaving_services_are_caught_before_anything_is_written() {
         for (faults, expected) in [
             (Faults { wrong_key: true, ..Faults::default() }, "different public key"),
-            (Faults { bad_set: true, ..Faults::default() }, "signed entry timestamp"),
-            (Faults { unknown_ct_log: true, ..Faults::default() }, "unknown CT log"),
+            (Faults { bad_set: true, ..Faults::default() }, "inclusion promise"),
+            (Faults { unknown_ct_log: true, ..Faults::default() }, "signed certificate timestamp"),
         ] {
             let mut fake = FakeSigstore::new();
             fake.faults = faults;
             let e = sign_with(&fake).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(e.contains(expected), "expected `{expected}`, got `{e}`");
         }
+    }
+
+    #[test]
+    fn fulcio_pem_without_line_wrapping_is_read() -> Result<(), Box<dyn std::error::Error>> {
+        let mut fake = FakeSigstore::new();
+        fake.faults.unwrapped_pem = true;
+        let bundle = sign_with(&fake)?;
+        verify_bundle(&bundle, &policy(&fake, "dev@example.com"))?;
+        Ok(())
     }
 
     #[test]

@@ -329,7 +329,6 @@ pub fn sign_keyless(
             .ok_or_else(|| fail("Fulcio certificate has no identity"))?,
         issuer: oidc_issuer(&leaf).ok_or_else(|| fail("Fulcio certificate has no issuer"))?,
     };
-    let pae_bytes = pae(IN_TOTO_PAYLOAD_TYPE, payload);
-    super::verify(&bundle, payload, &pae_bytes, &signature, root, &policy)?;
+    super::verify(&bundle, payload, root, &policy)?;
     Ok(bundle)
 }

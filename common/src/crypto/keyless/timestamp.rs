@@ -83,6 +83,32 @@ fn identifies(sid: &cms::signed_data::SignerIdentifier, cert: &Cert) -> bool {
     }
 }
 
+/// Seconds since the epoch of a DER GeneralizedTime `YYYYMMDDHHMMSS[.f*]Z`: RFC 3161
+/// §2.4.2 lets `genTime` carry fractional seconds (no trailing zeros, no bare point), which
+/// the `der` crate's `GeneralizedTime` refuses; the fraction is dropped (whole seconds).
+fn gen_time_seconds(v: &[u8]) -> Result<u64, TimestampError> {
+    let bad = || TimestampError::Invalid("TSTInfo genTime is not YYYYMMDDHHMMSS[.fraction]Z");
+    let text = std::str::from_utf8(v).map_err(|_| bad())?;
+    let body = text.strip_suffix('Z').ok_or_else(bad)?;
+    let (whole, fraction) = match body.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (body, None),
+    };
+    if let Some(f) = fraction
+        && (f.is_empty() || f.ends_with('0') || !f.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad());
+    }
+    if whole.len() != 14 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let mut der_time = whole.as_bytes().to_vec();
+    der_time.push(b'Z');
+    let t = GeneralizedTime::from_der(&[&[0x18, der_time.len() as u8][..], &der_time].concat())
+        .map_err(der_err("genTime"))?;
+    Ok(t.to_unix_duration().as_secs())
+}
+
 /// Verifies one RFC 3161 timestamp over `signature`; returns the stamped time (seconds).
 pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Result<i64, TimestampError> {
     let token = token_of(resp)?;
@@ -106,12 +132,11 @@ pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Re
         .ok_or(TimestampError::Missing("TSTInfo has no messageImprint"))?
         .decode_as()
         .map_err(der_err("messageImprint"))?;
-    let gen_time: GeneralizedTime = fields
-        .get(4)
-        .ok_or(TimestampError::Missing("TSTInfo has no genTime"))?
-        .decode_as()
-        .map_err(der_err("genTime"))?;
-    let when = gen_time.to_unix_duration().as_secs();
+    let gen_time = fields.get(4).ok_or(TimestampError::Missing("TSTInfo has no genTime"))?;
+    if der::Tagged::tag(gen_time) != der::Tag::GeneralizedTime {
+        return Err(TimestampError::Invalid("TSTInfo genTime is not a GeneralizedTime"));
+    }
+    let when = gen_time_seconds(gen_time.value())?;
     if hash_by_oid(imprint.hash_algorithm.oid, signature)? != imprint.hashed_message.as_bytes() {
         return Err(TimestampError::Invalid(
             "timestamp is over a different signature (message imprint mismatch)",
@@ -219,4 +244,27 @@ pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Re
         }
     }
     Err(TimestampError::Untrusted(problems))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gen_time_seconds;
+
+    #[test]
+    fn gen_time_with_and_without_fractional_seconds() {
+        assert_eq!(gen_time_seconds(b"20251010021221Z").ok(), Some(1_760_062_341));
+        assert_eq!(gen_time_seconds(b"20251010021221.5Z").ok(), Some(1_760_062_341));
+        assert_eq!(gen_time_seconds(b"20251010021221.123456Z").ok(), Some(1_760_062_341));
+        // DER: no trailing zeros, no bare point, digits only, UTC only.
+        for bad in [
+            &b"20251010021221.50Z"[..],
+            b"20251010021221.Z",
+            b"20251010021221.5x Z",
+            b"20251010021221",
+            b"202510100212Z",
+            b"20251310021221Z",
+        ] {
+            assert!(gen_time_seconds(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
 }

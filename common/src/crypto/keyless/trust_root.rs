@@ -62,6 +62,38 @@ pub struct TrustedRoot {
     pub certificate_authorities: Vec<CertAuthority>,
     /// RFC 3161 timestamping authorities (same shape: chain, leaf first).
     pub timestamp_authorities: Vec<CertAuthority>,
+    /// The `trustedRoot` JSON this was read from, for the client-spec verifier
+    /// ([`super::artifact`]).
+    pub json: String,
+    /// That verifier, prepared once per root.
+    pub(crate) verifier: PreparedVerifier,
+}
+
+/// A `sigstore-verify` verifier built from a root's JSON on first use.
+#[derive(Clone, Default)]
+pub(crate) struct PreparedVerifier(
+    std::sync::Arc<std::sync::OnceLock<Result<sigstore_verify::Verifier, String>>>,
+);
+
+impl std::fmt::Debug for PreparedVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PreparedVerifier")
+    }
+}
+
+impl TrustedRoot {
+    /// The client-spec verifier for this root (built on first use).
+    pub(crate) fn verifier(&self) -> Result<&sigstore_verify::Verifier, String> {
+        self.verifier
+            .0
+            .get_or_init(|| {
+                let root = sigstore_verify::trust_root::TrustedRoot::from_json(&self.json)
+                    .map_err(|e| e.to_string())?;
+                sigstore_verify::Verifier::new(&root).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
 }
 
 #[derive(Deserialize)]
@@ -151,6 +183,7 @@ impl TrustedRoot {
     pub fn from_json(bytes: &[u8], what: &str) -> Result<Self, FormatError> {
         let json = |source| FormatError::Json { what: what.to_owned(), source };
         let value: serde_json::Value = serde_json::from_slice(bytes).map_err(json)?;
+        let root_value = value.get("trustedRoot").cloned().unwrap_or_else(|| value.clone());
         let raw: RawRoot = if value.get("trustedRoot").is_some() {
             let c: RawConfig = serde_json::from_value(value).map_err(json)?;
             c.trusted_root.ok_or_else(|| FormatError::field(what, "trustedRoot", "missing"))?
@@ -199,6 +232,8 @@ impl TrustedRoot {
             ctlogs: logs(&raw.ctlogs, "ctlogs")?,
             certificate_authorities: cas(&raw.certificate_authorities, "certificateAuthorities")?,
             timestamp_authorities: cas(&raw.timestamp_authorities, "timestampAuthorities")?,
+            json: root_value.to_string(),
+            verifier: PreparedVerifier::default(),
         })
     }
 
