@@ -1,6 +1,8 @@
 //! A local Sigstore test double over HTTP on 127.0.0.1: the library's in-process fake Fulcio,
-//! Rekor and CT log (feature `test-services`) behind a tiny HTTP server, with a
-//! `ClientTrustConfig` file that trusts it and sends signing to it. Never a public instance.
+//! Rekor and CT log (feature `test-services`), optionally with OpenSSL's RFC 3161 TSA, behind
+//! a tiny HTTP server, with a `ClientTrustConfig` file that trusts it and sends signing to
+//! it. Never a public instance. The tests here sign keylessly through it with our binary and
+//! check the bundles with ours and with the reference `model_signing`.
 
 use modelsig_common::crypto::keyless::fake_sigstore::FakeSigstore;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -16,9 +18,17 @@ pub struct SigstoreServices {
 impl SigstoreServices {
     /// Starts the services and writes `trust_config.json` into `dir`.
     pub fn start(dir: &Path) -> SigstoreServices {
+        Self::serve(dir, FakeSigstore::new())
+    }
+
+    /// The same with a timestamp authority whose `genTime` has `digits` fractional digits.
+    pub fn start_with_tsa(dir: &Path, digits: u8) -> SigstoreServices {
+        Self::serve(dir, FakeSigstore::with_tsa(digits))
+    }
+
+    fn serve(dir: &Path, fake: FakeSigstore) -> SigstoreServices {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let base = format!("http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
-        let fake = FakeSigstore::new();
         let trust_config = dir.join("trust_config.json");
         std::fs::write(&trust_config, fake.trust_config_json(&base).to_string())
             .unwrap_or_else(|e| panic!("{e}"));
@@ -26,9 +36,34 @@ impl SigstoreServices {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut s) = stream else { continue };
-                let Some((path, body)) = read_request(&mut s) else { continue };
+                let Some((method, path, authorization, body)) = read_request(&mut s) else { continue };
+                if method == "GET" {
+                    let (status, answer) = match fake.handle_get(&path, &base) {
+                        Ok(v) => (200, v.to_string()),
+                        Err(e) => (404, e.to_string()),
+                    };
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    continue;
+                }
+                if path.ends_with("/api/v1/timestamp") {
+                    let (status, answer) = match fake.handle_bytes(&path, &body) {
+                        Ok(b) => (200, b),
+                        Err(e) => (400, e.to_string().into_bytes()),
+                    };
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/timestamp-reply\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        answer.len()
+                    );
+                    let _ = s.write_all(&answer);
+                    continue;
+                }
                 let (status, answer) = match serde_json::from_slice::<serde_json::Value>(&body) {
-                    Ok(json) => match fake.handle(&path, &json) {
+                    Ok(json) => match fake.handle_authorized(&path, &json, authorization.as_deref()) {
                         Ok(v) => (201, v.to_string()),
                         Err(e) => (400, serde_json::json!({ "message": e.to_string() }).to_string()),
                     },
@@ -45,13 +80,15 @@ impl SigstoreServices {
     }
 }
 
-/// The path and body of one HTTP/1.1 request.
-fn read_request(s: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
+/// The method, path, `Authorization` header and body of one HTTP/1.1 request.
+fn read_request(s: &mut std::net::TcpStream) -> Option<(String, String, Option<String>, Vec<u8>)> {
     let mut reader = BufReader::new(s);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
+    let method = line.split_whitespace().next()?.to_owned();
     let path = line.split_whitespace().nth(1)?.to_owned();
     let mut length = 0usize;
+    let mut authorization = None;
     loop {
         let mut h = String::new();
         reader.read_line(&mut h).ok()?;
@@ -64,8 +101,104 @@ fn read_request(s: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
         {
             length = v.trim().parse().ok()?;
         }
+        if let Some((k, v)) = h.split_once(':')
+            && k.eq_ignore_ascii_case("authorization")
+        {
+            authorization = Some(v.trim().to_owned());
+        }
     }
     let mut body = vec![0u8; length.min(1 << 20)];
     reader.read_exact(&mut body).ok()?;
-    Some((path, body))
+    Some((method, path, authorization, body))
+}
+
+use modelsig_e2e::{Shape, make_model, model_signing, translate};
+
+#[test]
+fn keyless_bundles_carry_tsa_timestamps_and_verify_in_both_tools() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cwd = t.path();
+    make_model(cwd, Shape::Nested);
+    let token =
+        modelsig_common::crypto::keyless::fake_sigstore::token("dev@example.com", "https://issuer.example");
+    // Whole-second and millisecond genTime (OpenSSL's TSA writes both).
+    for digits in [0u8, 3] {
+        let dir = cwd.join(format!("svc-{digits}"));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let svc = SigstoreServices::start_with_tsa(&dir, digits);
+        let tc = svc.trust_config.display().to_string();
+        let sig = format!("model-{digits}.sig");
+        translate(
+            cwd,
+            &[
+                "sign",
+                "sigstore",
+                "model",
+                "--identity_token",
+                &token,
+                "--trust_config",
+                &tc,
+                "--signature",
+                &sig,
+            ],
+        )
+        .ok("keyless sign with a TSA");
+        let bundle: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(cwd.join(&sig)).unwrap_or_default()).unwrap_or_default();
+        let stamps = bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+            .as_array()
+            .map(Vec::len);
+        assert_eq!(stamps, Some(1), "the bundle carries the TSA's timestamp: {bundle}");
+        let verify = [
+            "verify",
+            "sigstore",
+            "model",
+            "--signature",
+            &sig,
+            "--identity",
+            "dev@example.com",
+            "--identity_provider",
+            "https://issuer.example",
+            "--trust_config",
+            &tc,
+        ];
+        translate(cwd, &verify).ok("ours verifies");
+        model_signing(cwd, &verify).ok("model_signing verifies our keyless bundle with its timestamp");
+        // The wrong identity is refused by both.
+        let mut wrong = verify;
+        wrong[6] = "eve@example.com";
+        assert_ne!(translate(cwd, &wrong).code, 0);
+        assert_ne!(model_signing(cwd, &wrong).code, 0);
+
+        // The other way: model_signing (sigstore-python) signs through the same services.
+        let theirs = format!("theirs-{digits}.sig");
+        model_signing(
+            cwd,
+            &[
+                "sign",
+                "sigstore",
+                "model",
+                "--identity_token",
+                &token,
+                "--trust_config",
+                &tc,
+                "--signature",
+                &theirs,
+            ],
+        )
+        .ok("model_signing signs keylessly through the local services");
+        let bundle: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(cwd.join(&theirs)).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(
+            bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+                .as_array()
+                .map(Vec::len),
+            Some(1),
+            "sigstore-python fetched a timestamp: {bundle}"
+        );
+        let mut verify_theirs = verify;
+        verify_theirs[4] = &theirs;
+        translate(cwd, &verify_theirs).ok("ours verifies model_signing's keyless bundle with its timestamp");
+        model_signing(cwd, &verify_theirs).ok("model_signing verifies its own");
+    }
 }

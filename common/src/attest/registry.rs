@@ -61,12 +61,11 @@ impl TlogUpload {
                 let bytes = std::fs::read(p)
                     .map_err(|source| crate::errors::KeyError::Io { path: p.to_path_buf(), source })?;
                 let root = TrustedRoot::from_json(&bytes, &p.display().to_string())?;
-                let services = Services::from_trust_config(&bytes).ok_or_else(|| {
-                    Error::Usage(format!("{}: no signingConfig with a Rekor URL", p.display()))
-                })?;
+                let services = Services::from_trust_config(&bytes)
+                    .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
                 (root, services)
             }
-            None => (TrustedRoot::builtin()?, Services::default()),
+            None => (TrustedRoot::builtin()?, Services::public_good()?),
         };
         Ok(Self {
             rekor: services.rekor,

@@ -39,7 +39,7 @@ pub enum TrustSpec {
         issuer: String,
         /// `ClientTrustConfig` or trusted root JSON; none: the built-in public-good root.
         trust_config: Option<PathBuf>,
-        /// `--use_staging` (needs `trust_config`: no TUF client here).
+        /// `--use_staging`: Sigstore's staging root (embedded) instead of the public-good one.
         use_staging: bool,
     },
 }
@@ -153,9 +153,8 @@ pub fn trusted_root(trust_config: Option<&Path>, use_staging: bool) -> Result<Tr
             let bytes = std::fs::read(p).map_err(|source| KeyError::Io { path: p.to_path_buf(), source })?;
             Ok(TrustedRoot::from_json(&bytes, &p.display().to_string())?)
         }
-        None if use_staging => Err(Error::Usage(
-            "--use_staging needs --trust_config with the staging trusted root (no network TUF client)".into(),
-        )),
+        // The staging root as sigstore-trust-root ships it (embedded, not fetched).
+        None if use_staging => Ok(crate::crypto::keyless::artifact::staging_trusted_root()?),
         None => Ok(TrustedRoot::builtin()?),
     }
 }
@@ -220,20 +219,14 @@ impl SigningSpec {
                         let bytes =
                             std::fs::read(p).map_err(|source| KeyError::Io { path: p.clone(), source })?;
                         let root = TrustedRoot::from_json(&bytes, &p.display().to_string())?;
-                        let services = Services::from_trust_config(&bytes).ok_or_else(|| {
-                            Error::Usage(format!(
-                                "{}: no signingConfig with Fulcio and Rekor URLs",
-                                p.display()
-                            ))
-                        })?;
+                        let services = Services::from_trust_config(&bytes)
+                            .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
                         (root, services)
                     }
                     None if *use_staging => {
-                        return Err(Error::Usage(
-                            "--use_staging needs --trust_config with the staging configuration".into(),
-                        ));
+                        (crate::crypto::keyless::artifact::staging_trusted_root()?, Services::staging()?)
                     }
-                    None => (TrustedRoot::builtin()?, Services::default()),
+                    None => (TrustedRoot::builtin()?, Services::public_good()?),
                 };
                 Ok(SigningMaterial::Keyless {
                     token,

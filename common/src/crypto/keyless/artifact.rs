@@ -100,7 +100,24 @@ pub fn verify_artifact(
     let bundle =
         Bundle::from_json(bundle_json).map_err(|e| SignatureError::Material(format!("bundle: {e}")))?;
     checkpoint_signers_named(bundle_json, root)?;
-    timestamps_strict(bundle_json, root)?;
+    let stamped = timestamps_strict(bundle_json, root)?;
+    // sigstore-verify 0.15 (sigstore-tsa) cannot decode a `genTime` with fractional seconds
+    // (RFC 3161 §2.4.2 allows them; OpenSSL's TSA writes them with clock_precision_digits;
+    // sigstore-python accepts them). Where the log gives a signed time anyway (Rekor v1:
+    // every entry has an inclusion promise), the timestamps checked above by our reader are
+    // left out of what it sees, and the signing certificate's validity at each of their
+    // times is checked here instead. Rekor v2 entries need the timestamps, so they go to it.
+    let bundle = if !stamped.is_empty() && every_entry_promised(bundle_json) {
+        certificate_valid_at(bundle_json, &stamped)?;
+        let mut value: serde_json::Value = serde_json::from_str(bundle_json)
+            .map_err(|e| SignatureError::Material(format!("bundle: {e}")))?;
+        if let Some(vm) = value["verificationMaterial"].as_object_mut() {
+            vm.remove("timestampVerificationData");
+        }
+        Bundle::from_json(&value.to_string()).map_err(|e| SignatureError::Material(format!("bundle: {e}")))?
+    } else {
+        bundle
+    };
     let verifier = root.verifier().map_err(|e| SignatureError::Material(format!("trusted root: {e}")))?;
     let fail = |e: sigstore_verify::Error| SignatureError::Sigstore(Box::new(e));
     let open = |p: &std::path::Path| {
@@ -171,7 +188,7 @@ fn checkpoint_signers_named(bundle_json: &str, root: &TrustedRoot) -> Result<(),
 /// `digestAlgorithms` set, the embedded certificates, the SignerInfo's signature algorithm),
 /// so a token altered there still verifies with it; sigstore-python's reader refuses such
 /// tokens, and so do we.
-fn timestamps_strict(bundle_json: &str, root: &TrustedRoot) -> Result<(), SignatureError> {
+fn timestamps_strict(bundle_json: &str, root: &TrustedRoot) -> Result<Vec<i64>, SignatureError> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let value: serde_json::Value =
@@ -181,7 +198,7 @@ fn timestamps_strict(bundle_json: &str, root: &TrustedRoot) -> Result<(), Signat
         .cloned()
         .unwrap_or_default();
     if stamps.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let sig_b64 = value["dsseEnvelope"]["signatures"][0]["sig"]
         .as_str()
@@ -189,14 +206,51 @@ fn timestamps_strict(bundle_json: &str, root: &TrustedRoot) -> Result<(), Signat
         .unwrap_or_default();
     let signature =
         b64.decode(sig_b64).map_err(|_| SignatureError::Material("signature is not base64".into()))?;
+    let mut times = Vec::new();
     for (index, t) in stamps.iter().enumerate() {
         let der = t["signedTimestamp"].as_str().and_then(|s| b64.decode(s).ok()).ok_or_else(|| {
             SignatureError::Material(format!(
                 "timestampVerificationData.rfc3161Timestamps[{index}].signedTimestamp is not base64"
             ))
         })?;
-        super::timestamp::verify_timestamp(&der, &signature, root)
-            .map_err(|source| SignatureError::Timestamp { index, source })?;
+        times.push(
+            super::timestamp::verify_timestamp(&der, &signature, root)
+                .map_err(|source| SignatureError::Timestamp { index, source })?,
+        );
+    }
+    Ok(times)
+}
+
+/// Does every log entry carry a Rekor v1 inclusion promise (a signed integrated time)?
+fn every_entry_promised(bundle_json: &str) -> bool {
+    let value: serde_json::Value = serde_json::from_str(bundle_json).unwrap_or_default();
+    let entries = value["verificationMaterial"]["tlogEntries"].as_array().cloned().unwrap_or_default();
+    !entries.is_empty() && entries.iter().all(|e| e["inclusionPromise"]["signedEntryTimestamp"].is_string())
+}
+
+/// The signing certificate (if any) is valid at each of `times`.
+fn certificate_valid_at(bundle_json: &str, times: &[i64]) -> Result<(), SignatureError> {
+    use base64::Engine as _;
+    let value: serde_json::Value = serde_json::from_str(bundle_json).unwrap_or_default();
+    let vm = &value["verificationMaterial"];
+    let Some(leaf_b64) = vm["certificate"]["rawBytes"]
+        .as_str()
+        .or_else(|| vm["x509CertificateChain"]["certificates"][0]["rawBytes"].as_str())
+    else {
+        return Ok(());
+    };
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(leaf_b64)
+        .map_err(|_| SignatureError::Material("the signing certificate is not base64".into()))?;
+    let leaf = crate::crypto::x509::Cert::from_der(&der).map_err(crate::errors::CertificateProblem::from)?;
+    for (index, &t) in times.iter().enumerate() {
+        let t = u64::try_from(t).unwrap_or_default();
+        if t < leaf.not_before() || t > leaf.not_after() {
+            return Err(SignatureError::Material(format!(
+                "rfc3161Timestamps[{index}]: the signing certificate is not valid at the stamped time {}",
+                crate::crypto::x509::fmt_time(t)
+            )));
+        }
     }
     Ok(())
 }

@@ -64,6 +64,29 @@ impl x509_cert::ext::AsExtension for IssuerExt {
     }
 }
 
+/// Fulcio's deprecated OIDC issuer extension (v1: the issuer's bytes, not DER), which
+/// Fulcio still writes and sigstore-python's identity policy reads.
+struct IssuerExtV1(String);
+
+impl AssociatedOid for IssuerExtV1 {
+    const OID: ObjectIdentifier = super::OID_ISSUER_V1;
+}
+
+impl der::Encode for IssuerExtV1 {
+    fn encoded_len(&self) -> der::Result<der::Length> {
+        der::Length::try_from(self.0.len())
+    }
+    fn encode(&self, w: &mut impl der::Writer) -> der::Result<()> {
+        w.write(self.0.as_bytes())
+    }
+}
+
+impl x509_cert::ext::AsExtension for IssuerExtV1 {
+    fn critical(&self, _: &Name, _: &[x509_cert::ext::Extension]) -> bool {
+        false
+    }
+}
+
 /// The embedded SCT list extension (an OCTET STRING holding the TLS-encoded list).
 struct SctExt(Vec<u8>);
 
@@ -78,6 +101,30 @@ impl der::Encode for SctExt {
     }
     fn encode(&self, w: &mut impl der::Writer) -> der::Result<()> {
         der::asn1::OctetStringRef::new(&self.0)?.encode(w)
+    }
+}
+
+/// Extended key usage codeSigning, non-critical as Fulcio issues it (RFC 5280 §4.2.1.12
+/// leaves the choice to the CA; Python's cryptography refuses a critical one in this
+/// profile).
+struct CodeSigningEku;
+
+impl AssociatedOid for CodeSigningEku {
+    const OID: ObjectIdentifier = const_oid::db::rfc5280::ID_CE_EXT_KEY_USAGE;
+}
+
+impl der::Encode for CodeSigningEku {
+    fn encoded_len(&self) -> der::Result<der::Length> {
+        ExtendedKeyUsage(vec![crate::crypto::x509::EKU_CODE_SIGNING]).encoded_len()
+    }
+    fn encode(&self, w: &mut impl der::Writer) -> der::Result<()> {
+        ExtendedKeyUsage(vec![crate::crypto::x509::EKU_CODE_SIGNING]).encode(w)
+    }
+}
+
+impl x509_cert::ext::AsExtension for CodeSigningEku {
+    fn critical(&self, _: &Name, _: &[x509_cert::ext::Extension]) -> bool {
+        false
     }
 }
 
@@ -98,6 +145,9 @@ pub struct Faults {
     pub unknown_ct_log: bool,
     /// Fulcio answers with PEM whose base64 is one unwrapped line (valid; must be read).
     pub unwrapped_pem: bool,
+    /// The TSA embeds its CA too, in a certificate SET OF that is not in DER order
+    /// (what OpenSSL writes with `certs`); sigstore-python refuses such tokens.
+    pub tsa_unordered_certs: bool,
 }
 
 /// The fake services.
@@ -110,6 +160,126 @@ pub struct FakeSigstore {
     pub faults: Faults,
     /// Requests served.
     pub calls: Cell<usize>,
+    /// The timestamp authority, when one is run.
+    tsa: Option<OpensslTsa>,
+}
+
+/// A timestamp authority that is OpenSSL's (`openssl ts -reply`, RFC 3161), not ours: the
+/// tokens our signer fetches and our verifiers check come from an implementation we did
+/// not write. Its CA and TSA certificate (EKU timeStamping, critical) are made by
+/// `openssl` too, in a private temporary directory.
+struct OpensslTsa {
+    dir: tempfile::TempDir,
+    /// DER chain, TSA certificate first.
+    chain: Vec<Vec<u8>>,
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) -> Result<(), String> {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("cannot run openssl: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+impl OpensslTsa {
+    /// A TSA whose `genTime` has `fraction_digits` fractional-second digits (0: none).
+    fn new(fraction_digits: u8) -> Result<Self, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let d = dir.path();
+        std::fs::write(
+            d.join("tsa.cnf"),
+            format!(
+                "[tsa]\ndefault_tsa = fake\n[fake]\nserial = ./serial\ncrypto_device = builtin\n\
+                 default_policy = 1.3.6.1.4.1.57264.2\nother_policies = 1.3.6.1.4.1.57264.2.1\n\
+                 digests = sha256, sha384, sha512\naccuracy = secs:1\nclock_precision_digits = {fraction_digits}\n\
+                 ordering = no\ntsa_name = no\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n\
+                 signer_digest = sha256\n\
+                 [tsa_ext]\nextendedKeyUsage = critical,timeStamping\nkeyUsage = critical,digitalSignature\n\
+                 basicConstraints = critical,CA:FALSE\n"
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        std::fs::write(d.join("serial"), "01\n").map_err(|e| e.to_string())?;
+        for args in [
+            &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key"][..],
+            &[
+                "req",
+                "-x509",
+                "-new",
+                "-key",
+                "ca.key",
+                "-subj",
+                "/O=test/CN=fake tsa root",
+                "-days",
+                "2",
+                "-out",
+                "ca.pem",
+            ],
+            &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "tsa.key"],
+            &["req", "-new", "-key", "tsa.key", "-subj", "/O=test/CN=fake tsa", "-out", "tsa.csr"],
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "tsa.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-days",
+                "1",
+                "-extfile",
+                "tsa.cnf",
+                "-extensions",
+                "tsa_ext",
+                "-out",
+                "tsa.pem",
+            ],
+        ] {
+            openssl(d, args)?;
+        }
+        let der = |f: &str| -> Result<Vec<u8>, String> {
+            let text = std::fs::read(d.join(f)).map_err(|e| e.to_string())?;
+            crate::crypto::keys::pem_decode(&text, f).map(|(_, der)| der).map_err(|e| e.to_string())
+        };
+        let chain = vec![der("tsa.pem")?, der("ca.pem")?];
+        Ok(Self { dir, chain })
+    }
+
+    /// OpenSSL's `TimeStampResp` to a DER `TimeStampReq` (`unordered`: with the CA too,
+    /// which OpenSSL puts in a SET OF out of DER order).
+    fn reply(&self, query: &[u8], unordered: bool) -> Result<Vec<u8>, String> {
+        let d = self.dir.path();
+        let q = tempfile::NamedTempFile::new_in(d).map_err(|e| e.to_string())?;
+        std::fs::write(q.path(), query).map_err(|e| e.to_string())?;
+        let r = tempfile::NamedTempFile::new_in(d).map_err(|e| e.to_string())?;
+        let (qp, rp) = (q.path().display().to_string(), r.path().display().to_string());
+        let mut args = vec![
+            "ts",
+            "-reply",
+            "-config",
+            "tsa.cnf",
+            "-queryfile",
+            &qp,
+            "-signer",
+            "tsa.pem",
+            "-inkey",
+            "tsa.key",
+            "-out",
+            &rp,
+        ];
+        if unordered {
+            args.extend(["-chain", "ca.pem"]);
+        }
+        openssl(d, &args)?;
+        std::fs::read(r.path()).map_err(|e| e.to_string())
+    }
 }
 
 impl Default for FakeSigstore {
@@ -138,6 +308,44 @@ impl FakeSigstore {
             rekor_key: new_key(),
             faults: Faults::default(),
             calls: Cell::new(0),
+            tsa: None,
+        }
+    }
+
+    /// The same, with a timestamp authority (OpenSSL's) listed in the trust config, whose
+    /// `genTime` carries `fraction_digits` fractional-second digits.
+    pub fn with_tsa(fraction_digits: u8) -> Self {
+        let mut f = Self::new();
+        f.tsa = Some(OpensslTsa::new(fraction_digits).unwrap_or_else(|e| panic!("fake TSA: {e}")));
+        f
+    }
+
+    /// Answers a GET: the OIDC provider's discovery document (`{base}/oauth2/.well-known/
+    /// openid-configuration`, which sigstore-python reads before signing) at `base`.
+    pub fn handle_get(&self, path: &str, base: &str) -> Result<serde_json::Value, TransportError> {
+        if path.ends_with("/oauth2/.well-known/openid-configuration") {
+            Ok(serde_json::json!({
+                "issuer": format!("{base}/oauth2"),
+                "authorization_endpoint": format!("{base}/oauth2/auth"),
+                "token_endpoint": format!("{base}/oauth2/token"),
+                "jwks_uri": format!("{base}/oauth2/keys"),
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["ES256"],
+            }))
+        } else {
+            Err(TransportError::Status { status: 404, body: path.to_owned() })
+        }
+    }
+
+    /// Answers a binary POST: the TSA's `/api/v1/timestamp` (RFC 3161 query → response).
+    pub fn handle_bytes(&self, path: &str, body: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.calls.set(self.calls.get() + 1);
+        match &self.tsa {
+            Some(tsa) if path.ends_with("/api/v1/timestamp") => {
+                tsa.reply(body, self.faults.tsa_unordered_certs).map_err(bad_request)
+            }
+            _ => Err(TransportError::Status { status: 404, body: path.to_owned() }),
         }
     }
 
@@ -167,11 +375,11 @@ impl FakeSigstore {
                 &self.ca_key,
             )
             .unwrap_or_else(|e| panic!("{e}"));
-            b.add_extension(&ExtendedKeyUsage(vec![crate::crypto::x509::EKU_CODE_SIGNING]))
-                .unwrap_or_else(|e| panic!("{e}"));
+            b.add_extension(&CodeSigningEku).unwrap_or_else(|e| panic!("{e}"));
             let san =
                 GeneralName::Rfc822Name(der::asn1::Ia5String::new(email).unwrap_or_else(|e| panic!("{e}")));
             b.add_extension(&SubjectAltName(vec![san])).unwrap_or_else(|e| panic!("{e}"));
+            b.add_extension(&IssuerExtV1(issuer.into())).unwrap_or_else(|e| panic!("{e}"));
             b.add_extension(&IssuerExt(issuer.into())).unwrap_or_else(|e| panic!("{e}"));
             if let Some(s) = sct {
                 b.add_extension(&SctExt(s.to_vec())).unwrap_or_else(|e| panic!("{e}"));
@@ -202,20 +410,43 @@ impl FakeSigstore {
         build(Some(&list)).to_der().unwrap_or_default()
     }
 
-    fn fulcio(&self, body: &serde_json::Value) -> Result<serde_json::Value, TransportError> {
-        let token =
-            IdentityToken::parse(body["credentials"]["oidcIdentityToken"].as_str().unwrap_or_default())
+    /// Fulcio v2 `signingCert`, both request forms: a public key with a proof of possession
+    /// (signature over the token's subject) and the token in `credentials`, as we send it;
+    /// or a PKCS#10 CSR (self-signed: the proof) with the token as the `Authorization`
+    /// bearer, as sigstore-python sends it.
+    fn fulcio(
+        &self,
+        body: &serde_json::Value,
+        authorization: Option<&str>,
+    ) -> Result<serde_json::Value, TransportError> {
+        let refuse = |why: &str| TransportError::Status { status: 400, body: why.into() };
+        let key = if let Some(csr_b64) = body["certificateSigningRequest"].as_str() {
+            let pem = B64.decode(csr_b64).map_err(bad_request)?;
+            let (_, der) = crate::crypto::keys::pem_decode(&pem, "CSR").map_err(bad_request)?;
+            let csr = <x509_cert::request::CertReq as der::Decode>::from_der(&der).map_err(bad_request)?;
+            let spki = csr.info.public_key.to_der().map_err(bad_request)?;
+            let key = PublicKey::from_spki_der(&spki, "CSR key").map_err(bad_request)?;
+            let info = csr.info.to_der().map_err(bad_request)?;
+            if !key.verify(&info, csr.signature.raw_bytes()) {
+                return Err(refuse("CSR signature does not verify"));
+            }
+            key
+        } else {
+            let pem = body["publicKeyRequest"]["publicKey"]["content"].as_str().unwrap_or_default();
+            PublicKey::from_pem(pem.as_bytes(), "request key").map_err(bad_request)?
+        };
+        let raw_token = body["credentials"]["oidcIdentityToken"]
+            .as_str()
+            .or_else(|| authorization.and_then(|a| a.strip_prefix("Bearer ")))
+            .unwrap_or_default();
+        let token = IdentityToken::parse(raw_token).map_err(bad_request)?;
+        if body.get("publicKeyRequest").is_some() {
+            let pop = B64
+                .decode(body["publicKeyRequest"]["proofOfPossession"].as_str().unwrap_or_default())
                 .map_err(bad_request)?;
-        let pem = body["publicKeyRequest"]["publicKey"]["content"].as_str().unwrap_or_default();
-        let key = PublicKey::from_pem(pem.as_bytes(), "request key").map_err(bad_request)?;
-        let pop = B64
-            .decode(body["publicKeyRequest"]["proofOfPossession"].as_str().unwrap_or_default())
-            .map_err(bad_request)?;
-        if !key.verify(token.subject.as_bytes(), &pop) {
-            return Err(TransportError::Status {
-                status: 400,
-                body: "proof of possession does not verify".into(),
-            });
+            if !key.verify(token.subject.as_bytes(), &pop) {
+                return Err(refuse("proof of possession does not verify"));
+            }
         }
         let certified = if self.faults.wrong_key {
             PublicKey::from_spki_der(&spki_der(&new_key()), "other").map_err(bad_request)?
@@ -296,9 +527,19 @@ fn bad_request(e: impl std::fmt::Display) -> TransportError {
 impl FakeSigstore {
     /// Answers a POST to Fulcio's `/api/v2/signingCert` or Rekor's `/api/v1/log/entries`.
     pub fn handle(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, TransportError> {
+        self.handle_authorized(path, body, None)
+    }
+
+    /// The same, with the request's `Authorization` header (Fulcio's CSR flow).
+    pub fn handle_authorized(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        authorization: Option<&str>,
+    ) -> Result<serde_json::Value, TransportError> {
         self.calls.set(self.calls.get() + 1);
         if path.ends_with("/api/v2/signingCert") {
-            self.fulcio(body)
+            self.fulcio(body, authorization)
         } else if path.ends_with("/api/v1/log/entries") {
             self.rekor(body)
         } else {
@@ -331,30 +572,58 @@ impl FakeSigstore {
                     "certChain": { "certificates": [{ "rawBytes": B64.encode(self.ca_cert.der()) }] },
                     "validFor": { "start": "2020-01-01T00:00:00Z" },
                 }],
-                "timestampAuthorities": [],
+                "timestampAuthorities": self.tsa.iter().map(|t| serde_json::json!({
+                    "subject": { "organization": "test", "commonName": "fake tsa" },
+                    "uri": format!("{base}/api/v1/timestamp"),
+                    "certChain": { "certificates": t.chain.iter()
+                        .map(|c| serde_json::json!({ "rawBytes": B64.encode(c) })).collect::<Vec<_>>() },
+                    "validFor": { "start": "2020-01-01T00:00:00Z" },
+                })).collect::<Vec<_>>(),
             },
             "signingConfig": {
                 "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
-                "caUrls": [{ "url": base, "majorApiVersion": 1 }],
-                "rekorTlogUrls": [{ "url": base, "majorApiVersion": 1 }],
-                "tsaUrls": [],
+                "caUrls": [{ "url": base, "majorApiVersion": 1,
+                             "validFor": { "start": "2020-01-01T00:00:00Z" }, "operator": "fake" }],
+                "oidcUrls": [{ "url": format!("{base}/oauth2"), "majorApiVersion": 1,
+                               "validFor": { "start": "2020-01-01T00:00:00Z" }, "operator": "fake" }],
+                "rekorTlogUrls": [{ "url": base, "majorApiVersion": 1,
+                                    "validFor": { "start": "2020-01-01T00:00:00Z" }, "operator": "fake" }],
+                "tsaUrls": self.tsa.iter().map(|_| serde_json::json!({
+                    "url": format!("{base}/api/v1/timestamp"), "majorApiVersion": 1,
+                    "validFor": { "start": "2020-01-01T00:00:00Z" }, "operator": "fake" })).collect::<Vec<_>>(),
+                "rekorTlogConfig": { "selector": "ANY" },
+                "tsaConfig": { "selector": "ANY" },
             },
         })
     }
 }
 
+/// In process, the fake answers at `https://fake` (its trust config's base for unit tests).
 impl Transport for FakeSigstore {
     fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<serde_json::Value, TransportError> {
-        if !url.starts_with("https://fake.fulcio/") && !url.starts_with("https://fake.rekor/") {
+        if !url.starts_with("https://fake/") {
             return Err(TransportError::Status { status: 404, body: url.to_owned() });
         }
         self.handle(url, body)
+    }
+
+    fn post_bytes(&self, url: &str, _content_type: &str, body: &[u8]) -> Result<Vec<u8>, TransportError> {
+        if !url.starts_with("https://fake/") {
+            return Err(TransportError::Status { status: 404, body: url.to_owned() });
+        }
+        self.handle_bytes(url, body)
     }
 }
 
 /// A syntactically valid (unsigned) JWT with these claims.
 pub fn token(email: &str, issuer: &str) -> String {
-    let claims = serde_json::json!({ "iss": issuer, "sub": "1234", "email": email, "email_verified": true });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    // The claims sigstore-python requires too (aud "sigstore", iat, exp).
+    let claims = serde_json::json!({ "iss": issuer, "sub": "1234", "email": email, "email_verified": true,
+                                     "aud": "sigstore", "iat": now, "nbf": now, "exp": now + 600 });
     format!("e30.{}.c2ln", B64URL.encode(claims.to_string()))
 }
 
@@ -363,8 +632,9 @@ mod tests {
     use super::super::signer::{Services, sign_keyless, tlog_entry_from_rekor};
     use super::*;
 
-    fn services() -> Services {
-        Services { fulcio: "https://fake.fulcio".into(), rekor: "https://fake.rekor".into() }
+    fn services_of(fake: &FakeSigstore) -> Services {
+        Services::from_trust_config(fake.trust_config_json("https://fake").to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"))
     }
     use crate::crypto::keyless::IdentityPolicy;
     use crate::crypto::signature::{TrustPolicy, verify_bundle};
@@ -389,7 +659,7 @@ mod tests {
     fn sign_with(fake: &FakeSigstore) -> Result<Bundle, SignatureError> {
         let payload = statement_for(&manifest()).to_payload()?;
         let tok = IdentityToken::parse(&token("dev@example.com", ISSUER))?;
-        sign_keyless(&payload, &tok, &services(), fake, &fake.trusted_root())
+        sign_keyless(&payload, &tok, &services_of(fake), fake, &fake.trusted_root())
     }
 
     fn policy(fake: &FakeSigstore, identity: &str) -> TrustPolicy {
@@ -431,6 +701,45 @@ mod tests {
     }
 
     #[test]
+    fn bundles_carry_openssl_timestamps_when_the_config_lists_a_tsa() -> Result<(), Box<dyn std::error::Error>>
+    {
+        // Whole seconds, and milliseconds in genTime (RFC 3161 allows fractions; OpenSSL's
+        // clock_precision_digits writes them).
+        for digits in [0u8, 3] {
+            let fake = FakeSigstore::with_tsa(digits);
+            let bundle = sign_with(&fake)?;
+            let stamps = bundle
+                .verification_material
+                .timestamp_verification_data
+                .as_ref()
+                .map(|t| t.rfc3161_timestamps.len());
+            assert_eq!(stamps, Some(1), "one timestamp from the one TSA");
+            let bundle = Bundle::from_json(&bundle.to_json()?, "round trip")?;
+            verify_bundle(&bundle, &policy(&fake, "dev@example.com"))?;
+            // Our verifier checks the token: a root without that TSA refuses it.
+            let mut other = fake.trust_config_json("https://fake");
+            other["trustedRoot"]["timestampAuthorities"] = serde_json::json!([]);
+            let root = TrustedRoot::from_json(other.to_string().as_bytes(), "no TSA")?;
+            let p = TrustPolicy::Sigstore {
+                root: Box::new(root),
+                identity: IdentityPolicy { identity: "dev@example.com".into(), issuer: ISSUER.into() },
+            };
+            let e = verify_bundle(&bundle, &p).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains("rfc3161Timestamps[0]"), "{e}");
+        }
+        // A token whose certificate SET OF is out of DER order is refused when signing
+        // (our reader checks the answer) — sigstore-python would refuse the bundle.
+        let mut fake = FakeSigstore::with_tsa(0);
+        fake.faults.tsa_unordered_certs = true;
+        let e = sign_with(&fake).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("DER order"), "{e}");
+        // Without a TSA in the config: no timestamp.
+        let fake = FakeSigstore::new();
+        assert!(sign_with(&fake)?.verification_material.timestamp_verification_data.is_none());
+        Ok(())
+    }
+
+    #[test]
     fn fulcio_pem_without_line_wrapping_is_read() -> Result<(), Box<dyn std::error::Error>> {
         let mut fake = FakeSigstore::new();
         fake.faults.unwrapped_pem = true;
@@ -445,7 +754,7 @@ mod tests {
         let digest = crate::oci::OciDigest::of(b"manifest");
         let payload = crate::attest::cosign::statement("reg/model", &digest, &manifest()).to_payload()?;
         let tok = IdentityToken::parse(&token("dev@example.com", ISSUER))?;
-        let bundle = sign_keyless(&payload, &tok, &services(), &fake, &fake.trusted_root())?;
+        let bundle = sign_keyless(&payload, &tok, &services_of(&fake), &fake, &fake.trusted_root())?;
         let (signed, _) =
             crate::crypto::signature::verify_signed_payload(&bundle, &policy(&fake, "dev@example.com"))?;
         let m = crate::attest::cosign::check_statement(

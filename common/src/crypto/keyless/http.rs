@@ -40,4 +40,28 @@ impl Transport for HttpTransport {
         }
         serde_json::from_str(&text).map_err(TransportError::NotJson)
     }
+
+    fn post_bytes(&self, url: &str, content_type: &str, body: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let mut resp = self
+            .agent
+            .post(url)
+            .header("Content-Type", content_type)
+            .send(body)
+            .map_err(|e| TransportError::Request(Box::new(e)))?;
+        let status = resp.status();
+        // A timestamp response is a few kilobytes; 1 MiB bounds a hostile answer.
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_vec()
+            .map_err(|e| TransportError::Request(Box::new(e)))?;
+        if !status.is_success() {
+            return Err(TransportError::Status {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+            });
+        }
+        Ok(bytes)
+    }
 }

@@ -18,6 +18,7 @@ pub mod fake_sigstore;
 pub(crate) mod http;
 pub(crate) mod rekor;
 pub mod signer;
+pub mod signing_config;
 pub(crate) mod timestamp;
 pub mod trust_root;
 

@@ -16,7 +16,7 @@ use crate::crypto::x509::Cert;
 use crate::errors::SignatureError;
 use crate::formats::bundle::{
     BUNDLE_V03, Bundle, Checkpoint, InclusionPromise, InclusionProof, KindVersion, LogId, RawBytes,
-    TlogEntry, VerificationMaterial,
+    Rfc3161Timestamp, TimestampVerificationData, TlogEntry, VerificationMaterial,
 };
 use crate::formats::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, pae};
 use base64::Engine as _;
@@ -24,10 +24,12 @@ use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL
 use ecdsa::signature::hazmat::PrehashSigner;
 use pkcs8::EncodePublicKey;
 
-/// JSON-over-HTTPS POST, replaceable for tests.
+/// HTTPS POSTs, replaceable for tests.
 pub trait Transport {
     /// POSTs `body` to `url` and returns the JSON response.
     fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<serde_json::Value, TransportError>;
+    /// POSTs `body` of `content_type` and returns the response body (RFC 3161 requests).
+    fn post_bytes(&self, url: &str, content_type: &str, body: &[u8]) -> Result<Vec<u8>, TransportError>;
 }
 
 /// Why a request to Fulcio or Rekor failed.
@@ -49,73 +51,7 @@ pub enum TransportError {
     NotJson(#[source] serde_json::Error),
 }
 
-/// Public-good Fulcio.
-pub const DEFAULT_FULCIO: &str = "https://fulcio.sigstore.dev";
-/// Public-good Rekor.
-pub const DEFAULT_REKOR: &str = "https://rekor.sigstore.dev";
-
-/// Where to get certificates and log entries.
-#[derive(Debug, Clone)]
-pub struct Services {
-    /// Fulcio base URL.
-    pub fulcio: String,
-    /// Rekor base URL.
-    pub rekor: String,
-}
-
-impl Default for Services {
-    fn default() -> Self {
-        Self { fulcio: DEFAULT_FULCIO.into(), rekor: DEFAULT_REKOR.into() }
-    }
-}
-
-/// The `signingConfig` of a `ClientTrustConfig` (v0.2 `caUrls` / `rekorTlogUrls` with
-/// service objects, or v0.1 `caUrl` / `tlogUrls`).
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SigningConfigDoc {
-    #[serde(default)]
-    ca_urls: Vec<ServiceUrl>,
-    ca_url: Option<String>,
-    #[serde(default)]
-    rekor_tlog_urls: Vec<ServiceUrl>,
-    #[serde(default)]
-    tlog_urls: Vec<ServiceUrl>,
-}
-
-/// A service entry: `{"url": …}` (v0.2) or a bare URL (v0.1).
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum ServiceUrl {
-    Object { url: String },
-    Bare(String),
-}
-
-impl ServiceUrl {
-    fn url(&self) -> &str {
-        match self {
-            Self::Object { url } | Self::Bare(url) => url,
-        }
-    }
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TrustConfigDoc {
-    signing_config: Option<SigningConfigDoc>,
-}
-
-impl Services {
-    /// Fulcio and Rekor URLs from a `ClientTrustConfig`'s `signingConfig`; `None` when it
-    /// has none (or it does not parse).
-    pub fn from_trust_config(bytes: &[u8]) -> Option<Self> {
-        let doc: TrustConfigDoc = serde_json::from_slice(bytes).ok()?;
-        let sc = doc.signing_config?;
-        let fulcio = sc.ca_urls.first().map(|u| u.url().to_owned()).or(sc.ca_url)?;
-        let rekor = sc.rekor_tlog_urls.first().or(sc.tlog_urls.first()).map(|u| u.url().to_owned())?;
-        Some(Self { fulcio, rekor })
-    }
-}
+pub use super::signing_config::Services;
 
 /// An OIDC identity token and the claims Fulcio binds.
 #[derive(Debug, Clone)]
@@ -257,6 +193,29 @@ pub fn log_envelope(
     tlog_entry_from_rekor(&resp)
 }
 
+/// Asks the TSA at `url` for an RFC 3161 timestamp over `signature` (SHA-256 imprint, a
+/// random nonce, the TSA's certificate requested) and returns the `TimeStampResp` DER a
+/// bundle carries, after checking its status and that it answers this request.
+pub fn request_timestamp(
+    url: &str,
+    signature: &[u8],
+    transport: &dyn Transport,
+) -> Result<Vec<u8>, SignatureError> {
+    let nonce = {
+        let mut b = [0u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+        b[0] &= 0x7f;
+        u64::from_be_bytes(b)
+    };
+    let query = super::timestamp::request_der(&crate::formats::digest::sha256(signature), nonce)
+        .map_err(|e| fail(format!("timestamp request: {e}")))?;
+    let resp = transport
+        .post_bytes(url, "application/timestamp-query", &query)
+        .map_err(|e| fail(format!("TSA {url}: {e}")))?;
+    super::timestamp::check_response(&resp, signature, nonce).map_err(|e| fail(format!("TSA {url}: {e}")))?;
+    Ok(resp)
+}
+
 /// Signs a statement payload keylessly and returns a bundle that verified against `root`.
 pub fn sign_keyless(
     payload: &[u8],
@@ -310,18 +269,28 @@ pub fn sign_keyless(
     // 3. Rekor: log the envelope with the certificate as verifier.
     let tlog = log_envelope(&envelope, &pem_encode("CERTIFICATE", &leaf_der), &services.rekor, transport)?;
 
+    // 4. RFC 3161 timestamps over the signature from each selected TSA.
+    let mut stamps = Vec::new();
+    for url in &services.tsas {
+        stamps.push(Rfc3161Timestamp {
+            signed_timestamp: B64.encode(request_timestamp(url, &signature, transport)?),
+        });
+    }
+
     let bundle = Bundle {
         media_type: BUNDLE_V03.into(),
         verification_material: VerificationMaterial {
             certificate: Some(RawBytes::new(&leaf_der)),
             tlog_entries: vec![tlog],
+            timestamp_verification_data: (!stamps.is_empty())
+                .then_some(TimestampVerificationData { rfc3161_timestamps: stamps }),
             ..Default::default()
         },
         dsse_envelope: Some(envelope),
         message_signature: None,
     };
 
-    // 4. Verify what we are about to hand out, for the identity Fulcio certified.
+    // 5. Verify what we are about to hand out, for the identity Fulcio certified.
     let policy = IdentityPolicy {
         identity: san_values(&leaf)
             .into_iter()

@@ -83,6 +83,110 @@ fn identifies(sid: &cms::signed_data::SignerIdentifier, cert: &Cert) -> bool {
     }
 }
 
+/// The SignedData of a response (or bare token), the TSTInfo's DER and its fields.
+fn tst_of(resp: &[u8]) -> Result<(SignedData, Vec<u8>, Vec<Any>), TimestampError> {
+    let token = token_of(resp)?;
+    if token.content_type != rfc5911::ID_SIGNED_DATA {
+        return Err(TimestampError::Invalid("timestamp token is not CMS SignedData"));
+    }
+    let sd: SignedData = token.content.decode_as().map_err(der_err("SignedData"))?;
+    sets_in_der_order(&token.content.to_der().map_err(der_err("SignedData"))?)?;
+    if sd.encap_content_info.econtent_type != ID_CT_TSTINFO {
+        return Err(TimestampError::Invalid("timestamp token does not hold a TSTInfo"));
+    }
+    let econtent = sd
+        .encap_content_info
+        .econtent
+        .as_ref()
+        .ok_or(TimestampError::Missing("timestamp token has no content"))?;
+    let tst_der: OctetString = econtent.decode_as().map_err(der_err("TSTInfo wrapper"))?;
+    let tst_bytes = tst_der.as_bytes().to_vec();
+    let fields: Vec<Any> = Vec::<Any>::from_der(&tst_bytes).map_err(der_err("TSTInfo"))?;
+    Ok((sd, tst_bytes, fields))
+}
+
+/// The SET OFs of a SignedData (digestAlgorithms, certificates, signerInfos) in DER order
+/// (X.690 §11.6): the `der` crate sorts them while decoding, so their order is checked on
+/// the raw bytes. Python's `rfc3161-client` (sigstore-python) refuses unordered sets, and
+/// OpenSSL's TSA writes one when told to add chain certificates (`certs`).
+fn sets_in_der_order(signed_data: &[u8]) -> Result<(), TimestampError> {
+    let fields: Vec<Any> = Vec::<Any>::from_der(signed_data).map_err(der_err("SignedData"))?;
+    for f in &fields {
+        let tag = der::Tagged::tag(f);
+        let is_set = tag == der::Tag::Set
+            || tag == der::Tag::ContextSpecific { constructed: true, number: der::TagNumber::N0 }
+            || tag == der::Tag::ContextSpecific { constructed: true, number: der::TagNumber::N1 };
+        if !is_set {
+            continue;
+        }
+        let mut reader = der::SliceReader::new(f.value()).map_err(der_err("SET OF"))?;
+        let mut prev: Option<Vec<u8>> = None;
+        while !der::Reader::is_finished(&reader) {
+            let item: Any = der::Decode::decode(&mut reader).map_err(der_err("SET OF element"))?;
+            let enc = item.to_der().map_err(der_err("SET OF element"))?;
+            if prev.as_ref().is_some_and(|p| *p > enc) {
+                return Err(TimestampError::Invalid(
+                    "a SET OF of the timestamp token is not in DER order (X.690 §11.6)",
+                ));
+            }
+            prev = Some(enc);
+        }
+    }
+    Ok(())
+}
+
+/// `TimeStampReq` (RFC 3161 §2.4.1) without a policy or extensions.
+#[derive(der::Sequence)]
+struct TimeStampReq {
+    version: u8,
+    message_imprint: MessageImprint,
+    nonce: u64,
+    cert_req: bool,
+}
+
+/// The DER of a request for a timestamp over a SHA-256 digest, with `nonce`, asking for
+/// the TSA's certificate in the token.
+pub fn request_der(sha256: &[u8], nonce: u64) -> Result<Vec<u8>, der::Error> {
+    TimeStampReq {
+        version: 1,
+        message_imprint: MessageImprint {
+            hash_algorithm: x509_cert::spki::AlgorithmIdentifierOwned {
+                oid: rfc5912::ID_SHA_256,
+                parameters: Some(Any::null()),
+            },
+            hashed_message: OctetString::new(sha256)?,
+        },
+        nonce,
+        cert_req: true,
+    }
+    .to_der()
+}
+
+/// Checks that a TSA's answer grants a token over `signature` carrying `nonce` (its trust
+/// is checked when the bundle is verified).
+pub fn check_response(resp: &[u8], signature: &[u8], nonce: u64) -> Result<(), TimestampError> {
+    let (_, _, fields) = tst_of(resp)?;
+    let imprint: MessageImprint = fields
+        .get(2)
+        .ok_or(TimestampError::Missing("TSTInfo has no messageImprint"))?
+        .decode_as()
+        .map_err(der_err("messageImprint"))?;
+    if hash_by_oid(imprint.hash_algorithm.oid, signature)? != imprint.hashed_message.as_bytes() {
+        return Err(TimestampError::Invalid("the TSA stamped something else (message imprint mismatch)"));
+    }
+    let answered = fields
+        .iter()
+        .skip(5)
+        .find(|f| der::Tagged::tag(*f) == der::Tag::Integer)
+        .map(|f| f.decode_as::<u64>())
+        .transpose()
+        .map_err(der_err("nonce"))?;
+    if answered != Some(nonce) {
+        return Err(TimestampError::Invalid("the TSA's answer does not carry our nonce"));
+    }
+    Ok(())
+}
+
 /// Seconds since the epoch of a DER GeneralizedTime `YYYYMMDDHHMMSS[.f*]Z`: RFC 3161
 /// §2.4.2 lets `genTime` carry fractional seconds (no trailing zeros, no bare point), which
 /// the `der` crate's `GeneralizedTime` refuses; the fraction is dropped (whole seconds).
@@ -111,22 +215,8 @@ fn gen_time_seconds(v: &[u8]) -> Result<u64, TimestampError> {
 
 /// Verifies one RFC 3161 timestamp over `signature`; returns the stamped time (seconds).
 pub fn verify_timestamp(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Result<i64, TimestampError> {
-    let token = token_of(resp)?;
-    if token.content_type != rfc5911::ID_SIGNED_DATA {
-        return Err(TimestampError::Invalid("timestamp token is not CMS SignedData"));
-    }
-    let sd: SignedData = token.content.decode_as().map_err(der_err("SignedData"))?;
-    if sd.encap_content_info.econtent_type != ID_CT_TSTINFO {
-        return Err(TimestampError::Invalid("timestamp token does not hold a TSTInfo"));
-    }
-    let econtent = sd
-        .encap_content_info
-        .econtent
-        .as_ref()
-        .ok_or(TimestampError::Missing("timestamp token has no content"))?;
-    let tst_der: OctetString = econtent.decode_as().map_err(der_err("TSTInfo wrapper"))?;
-    let tst_bytes = tst_der.as_bytes();
-    let fields: Vec<Any> = Vec::<Any>::from_der(tst_bytes).map_err(der_err("TSTInfo"))?;
+    let (sd, tst_bytes, fields) = tst_of(resp)?;
+    let tst_bytes = tst_bytes.as_slice();
     let imprint: MessageImprint = fields
         .get(2)
         .ok_or(TimestampError::Missing("TSTInfo has no messageImprint"))?

@@ -265,7 +265,7 @@ mod tests {
         assert_eq!(root.timestamp_authorities.len(), 1);
         let s = super::super::signer::Services::from_trust_config(BUILTIN_TRUST_CONFIG.as_bytes());
         assert_eq!(
-            s.map(|s| (s.fulcio, s.rekor)),
+            s.ok().map(|s| (s.fulcio, s.rekor)),
             Some(("https://fulcio.sigstore.dev".to_owned(), "https://rekor.sigstore.dev".to_owned()))
         );
         assert!(TrustedRoot::from_json(b"{\"tlogs\": 3}", "x").is_err());
