@@ -46,7 +46,7 @@ fn hostile_signatures_and_layouts_fail_cleanly() {
 
     // Manifests with 100,000 layers (over the 16 MiB metadata cap: refused before parsing)
     // and 20,000 layers all claiming two files (parsed, then the duplicate is named).
-    for (n, expect) in [(100_000, "too large for metadata"), (20_000, "is also in layer")] {
+    for (n, expect) in [(100_000, "over the 16 MiB cap for manifest"), (20_000, "is also in layer")] {
         let dir = format!("many{n}");
         let layout = Layout::create(&cwd.join(&dir));
         let (blob, size) = layout.put(b"x");

@@ -26,6 +26,11 @@ impl SigstoreServices {
         Self::serve(dir, FakeSigstore::with_tsa(digits))
     }
 
+    /// The same with a TSA and a Rekor v2 log listed before the v1 log.
+    pub fn start_with_rekor_v2(dir: &Path) -> SigstoreServices {
+        Self::serve(dir, FakeSigstore::with_rekor_v2())
+    }
+
     fn serve(dir: &Path, fake: FakeSigstore) -> SigstoreServices {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let base = format!("http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
@@ -201,4 +206,102 @@ fn keyless_bundles_carry_tsa_timestamps_and_verify_in_both_tools() {
         translate(cwd, &verify_theirs).ok("ours verifies model_signing's keyless bundle with its timestamp");
         model_signing(cwd, &verify_theirs).ok("model_signing verifies its own");
     }
+}
+
+#[test]
+fn rekor_v2_bundles_from_model_signing_verify_and_we_sign_with_the_v1_log() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cwd = t.path();
+    make_model(cwd, Shape::Nested);
+    let token =
+        modelsig_common::crypto::keyless::fake_sigstore::token("dev@example.com", "https://issuer.example");
+    let svc = SigstoreServices::start_with_rekor_v2(cwd);
+    let tc = svc.trust_config.display().to_string();
+    // sigstore-python picks the newest log version listed: a Rekor v2 entry (DSSE recorded as
+    // hashedrekord 0.0.2), no integrated time, the TSA's timestamp as the signing time.
+    model_signing(
+        cwd,
+        &[
+            "sign",
+            "sigstore",
+            "model",
+            "--identity_token",
+            &token,
+            "--trust_config",
+            &tc,
+            "--signature",
+            "v2.sig",
+        ],
+    )
+    .ok("model_signing signs with Rekor v2");
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cwd.join("v2.sig")).unwrap_or_default()).unwrap_or_default();
+    let entry = &bundle["verificationMaterial"]["tlogEntries"][0];
+    assert_eq!(entry["kindVersion"]["version"], "0.0.2", "{bundle}");
+    assert!(entry["integratedTime"].is_null() || entry["integratedTime"] == "0", "{entry}");
+    let verify = |sig: &str| {
+        [
+            "verify",
+            "sigstore",
+            "model",
+            "--signature",
+            sig,
+            "--identity",
+            "dev@example.com",
+            "--identity_provider",
+            "https://issuer.example",
+            "--trust_config",
+            &tc,
+        ]
+        .map(str::to_owned)
+    };
+    fn as_refs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    model_signing(cwd, &as_refs(&verify("v2.sig"))).ok("model_signing verifies its Rekor v2 bundle");
+    translate(cwd, &as_refs(&verify("v2.sig"))).ok("ours verifies model_signing's Rekor v2 bundle");
+    // Its checkpoint is what ties the entry to the log: a flipped root hash is refused.
+    let mut bad = bundle.clone();
+    bad["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["rootHash"] =
+        serde_json::Value::String("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into());
+    std::fs::write(cwd.join("bad.sig"), bad.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(
+        translate(cwd, &as_refs(&verify("bad.sig"))).code,
+        0,
+        "a wrong inclusion proof root is refused"
+    );
+    // Without the timestamp a Rekor v2 entry gives no signing time: refused.
+    let mut bare = bundle.clone();
+    if let Some(vm) = bare["verificationMaterial"].as_object_mut() {
+        vm.remove("timestampVerificationData");
+    }
+    std::fs::write(cwd.join("bare.sig"), bare.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(
+        translate(cwd, &as_refs(&verify("bare.sig"))).code,
+        0,
+        "Rekor v2 without a timestamp is refused"
+    );
+
+    // Our signer writes Rekor v1 entries: with v2 listed first it selects the v1 log, and
+    // model_signing verifies the result.
+    translate(
+        cwd,
+        &[
+            "sign",
+            "sigstore",
+            "model",
+            "--identity_token",
+            &token,
+            "--trust_config",
+            &tc,
+            "--signature",
+            "ours.sig",
+        ],
+    )
+    .ok("ours signs with the v1 log");
+    let ours: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cwd.join("ours.sig")).unwrap_or_default()).unwrap_or_default();
+    assert_eq!(ours["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["version"], "0.0.1");
+    model_signing(cwd, &as_refs(&verify("ours.sig"))).ok("model_signing verifies ours");
+    translate(cwd, &as_refs(&verify("ours.sig"))).ok("ours verifies ours");
 }

@@ -87,22 +87,29 @@ pub fn pem_decode(text: &[u8], what: &str) -> Result<(String, Vec<u8>), KeyError
     }
 }
 
-/// One PEM block with its base64 wrapped at any width (no headers, strict base64).
+/// One PEM block with its base64 wrapped at any width: the BEGIN line, base64 lines of any
+/// length separated by line breaks (LF or CRLF) and nothing else (no spaces, tabs or
+/// headers), the END line, at most a line break after it.
 fn pem_decode_lax(text: &[u8]) -> Option<(String, Vec<u8>)> {
     use base64::Engine as _;
     let text = std::str::from_utf8(text).ok()?;
-    let start = text.find("-----BEGIN ")?;
-    let rest = &text[start + 11..];
-    let label_end = rest.find("-----")?;
-    let label = &rest[..label_end];
-    let body_and_end = &rest[label_end + 5..];
+    let rest = text.strip_prefix("-----BEGIN ")?;
+    let (label, rest) = rest.split_once("-----")?;
+    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n'))?;
     let end_marker = format!("-----END {label}-----");
-    let end = body_and_end.find(&end_marker)?;
-    let body: String = body_and_end[..end].chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    if body.contains(':') || !text[start + 11 + label_end + 5 + end + end_marker.len()..].trim().is_empty() {
+    let (body, tail) = rest.split_once(&end_marker)?;
+    if !matches!(tail, "" | "\n" | "\r\n") || !(body.ends_with('\n') || body.is_empty()) {
         return None;
     }
-    let der = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
+    let mut b64 = String::with_capacity(body.len());
+    for line in body.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if !line.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=')) {
+            return None;
+        }
+        b64.push_str(line);
+    }
+    let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
     Some((label.to_owned(), der))
 }
 
@@ -363,8 +370,11 @@ HBlP2LNVRLbUqi4/NN+rPR8tNeHy/waV9yPxhY51Er+kQyIedjpMLh2G
             body.as_bytes().chunks(20).map(|c| String::from_utf8_lossy(c) + "\r\n").collect();
         let narrow = format!("-----BEGIN PRIVATE KEY-----\r\n{narrow}-----END PRIVATE KEY-----");
         assert_eq!(pem_decode(narrow.as_bytes(), "20 columns")?, (label, der));
-        // Still strict about the rest: bad base64, mismatched END, headers, trailing data.
+        // Still strict about the rest: bad base64, mismatched END, headers, trailing data,
+        // whitespace other than line breaks.
         for bad in [
+            one_line.replacen('\n', "\t", 1),
+            one_line.replace("MIGH", "MI GH"),
             one_line.replace("MIGH", "M!GH"),
             one_line.replace("END PRIVATE", "END PUBLIC"),
             one_line.replace("-----\nMIGH", "-----\nProc-Type: 4,ENCRYPTED\nMIGH"),

@@ -135,8 +135,9 @@ pub struct TlogEntry {
     pub log_id: LogId,
     /// Entry kind and version (`dsse` / `0.0.1`).
     pub kind_version: KindVersion,
-    /// Seconds since the epoch when the entry was integrated.
-    #[serde(default, with = "int_string")]
+    /// Seconds since the epoch when the entry was integrated (Rekor v1; Rekor v2 entries
+    /// have none and leave it out).
+    #[serde(default, with = "int_string", skip_serializing_if = "is_zero")]
     pub integrated_time: i64,
     /// Signed entry timestamp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,6 +147,10 @@ pub struct TlogEntry {
     pub inclusion_proof: Option<InclusionProof>,
     /// Base64 of the canonicalized entry body.
     pub canonicalized_body: String,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 /// `logId`.

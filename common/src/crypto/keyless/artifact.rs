@@ -146,7 +146,9 @@ pub fn verify_artifact(
 }
 
 /// C2SP signed-note strictness `sigstore-verify` 0.15 lacks: it finds the log's signature
-/// line by key hint alone, so a line whose (unsigned) signer name was changed still counts.
+/// line by key hint alone, so a line whose (unsigned) signer name was changed still counts;
+/// and for Rekor v2 it reads the root from the checkpoint only, so the proof's copy of tree
+/// size and root hash must agree with it here.
 /// A note's key is its name and hash together, so here a signature line carrying a trusted
 /// log key's hint must be named as the log its origin line names, every line must have
 /// the `— NAME BASE64` shape, and a checkpoint needs a blank line before its signatures
@@ -166,6 +168,22 @@ fn checkpoint_signers_named(bundle_json: &str, root: &TrustedRoot) -> Result<(),
         };
         let (body, sigs) = note.split_once("\n\n").ok_or_else(|| bad("no signature block".into()))?;
         let log_name = body.lines().next().and_then(|o| o.split(' ').next()).unwrap_or_default();
+        // The proof's own tree size and root hash must be the checkpoint's (sigstore-verify
+        // uses only the checkpoint's for Rekor v2, so a disagreeing copy would pass it).
+        let mut lines = body.lines().skip(1);
+        let (size, root) = (lines.next().unwrap_or_default(), lines.next().unwrap_or_default());
+        let proof = &entry["inclusionProof"];
+        let proof_size = proof["treeSize"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| proof["treeSize"].as_u64().map(|n| n.to_string()));
+        if proof_size.as_deref() != Some(size) || proof["rootHash"].as_str() != Some(root) {
+            return Err(bad(format!(
+                "the inclusion proof's treeSize/rootHash ({}, {}) are not the checkpoint's ({size}, {root})",
+                proof_size.unwrap_or_default(),
+                proof["rootHash"].as_str().unwrap_or_default()
+            )));
+        }
         for line in sigs.lines() {
             let (name, sig) = line
                 .strip_prefix("\u{2014} ")

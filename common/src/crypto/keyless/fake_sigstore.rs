@@ -162,6 +162,8 @@ pub struct FakeSigstore {
     pub calls: Cell<usize>,
     /// The timestamp authority, when one is run.
     tsa: Option<OpensslTsa>,
+    /// A Rekor v2 log (its own key) listed before the v1 log in the signing config.
+    rekor_v2: Option<Key>,
 }
 
 /// A timestamp authority that is OpenSSL's (`openssl ts -reply`, RFC 3161), not ours: the
@@ -309,7 +311,17 @@ impl FakeSigstore {
             faults: Faults::default(),
             calls: Cell::new(0),
             tsa: None,
+            rekor_v2: None,
         }
+    }
+
+    /// With a TSA (whole seconds) and a Rekor v2 log listed first in the signing config, as
+    /// Sigstore's staging and opt-in configs list them: clients that pick the newest log
+    /// version (sigstore-python) write Rekor v2 entries.
+    pub fn with_rekor_v2() -> Self {
+        let mut f = Self::with_tsa(0);
+        f.rekor_v2 = Some(new_key());
+        f
     }
 
     /// The same, with a timestamp authority (OpenSSL's) listed in the trust config, whose
@@ -519,6 +531,66 @@ impl FakeSigstore {
     }
 }
 
+impl FakeSigstore {
+    /// Rekor v2 (rekor-tiles `POST /api/v2/log/entries`): a `hashedrekord` 0.0.2 entry (what
+    /// sigstore-python sends for DSSE too: the digest of the envelope's PAE, rekor-v2-spec
+    /// §6.1.4) or a `dsse` 0.0.2 one, answered synchronously with a `TransparencyLogEntry`:
+    /// no integrated time, an inclusion proof in a three-leaf tree and a C2SP signed-note
+    /// checkpoint from the v2 log's key.
+    fn rekor_v2(&self, body: &serde_json::Value) -> Result<serde_json::Value, TransportError> {
+        let Some(key) = &self.rekor_v2 else {
+            return Err(TransportError::Status { status: 404, body: "no Rekor v2 log".into() });
+        };
+        let (kind, entry_body) = if let Some(r) = body.get("hashedRekordRequestV002") {
+            (
+                "hashedrekord",
+                serde_json::json!({ "kind": "hashedrekord", "apiVersion": "0.0.2", "spec": { "hashedRekordV002": {
+                    "data": { "algorithm": "SHA2_256", "digest": r["digest"] },
+                    "signature": r["signature"],
+                }}}),
+            )
+        } else if let Some(r) = body.get("dsseRequestV002") {
+            let payload =
+                B64.decode(r["envelope"]["payload"].as_str().unwrap_or_default()).map_err(bad_request)?;
+            (
+                "dsse",
+                serde_json::json!({ "kind": "dsse", "apiVersion": "0.0.2", "spec": { "dsseV002": {
+                    "payloadHash": { "algorithm": "SHA2_256", "digest": B64.encode(sha256(&payload)) },
+                    "signatures": [{ "content": r["envelope"]["signatures"][0]["sig"], "verifier": r["verifiers"][0] }],
+                }}}),
+            )
+        } else {
+            return Err(bad_request("neither hashedRekordRequestV002 nor dsseRequestV002"));
+        };
+        let body_bytes = serde_json::to_vec(&entry_body).map_err(bad_request)?;
+        let log_id = sha256(&spki_der(key));
+        let (h0, h1) = (super::rekor::leaf_hash(b"zero"), super::rekor::leaf_hash(b"one"));
+        let node = |l: &[u8], r: &[u8]| {
+            let mut b = vec![1u8];
+            b.extend(l);
+            b.extend(r);
+            sha256(&b)
+        };
+        let n01 = node(&h0, &h1);
+        let root = node(&n01, &super::rekor::leaf_hash(&body_bytes));
+        let origin = "fake-rekor-v2.test";
+        let note = format!("{origin}\n3\n{}\n", B64.encode(root));
+        let mut cp_sig = log_id[..4].to_vec();
+        cp_sig.extend(sign(key, note.as_bytes()));
+        let checkpoint = format!("{note}\n\u{2014} {origin} {}\n", B64.encode(cp_sig));
+        Ok(serde_json::json!({
+            "logIndex": "2",
+            "logId": { "keyId": B64.encode(log_id) },
+            "kindVersion": { "kind": kind, "version": "0.0.2" },
+            "inclusionProof": {
+                "logIndex": "2", "rootHash": B64.encode(root), "treeSize": "3",
+                "hashes": [B64.encode(n01)], "checkpoint": { "envelope": checkpoint },
+            },
+            "canonicalizedBody": B64.encode(&body_bytes),
+        }))
+    }
+}
+
 /// A request the fake services refuse, as a 400 answer.
 fn bad_request(e: impl std::fmt::Display) -> TransportError {
     TransportError::Status { status: 400, body: e.to_string() }
@@ -542,6 +614,8 @@ impl FakeSigstore {
             self.fulcio(body, authorization)
         } else if path.ends_with("/api/v1/log/entries") {
             self.rekor(body)
+        } else if path.ends_with("/rekor2/api/v2/log/entries") && self.rekor_v2.is_some() {
+            self.rekor_v2(body)
         } else {
             Err(TransportError::Status { status: 404, body: path.to_owned() })
         }
@@ -564,7 +638,13 @@ impl FakeSigstore {
             "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
             "trustedRoot": {
                 "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-                "tlogs": [log(&self.rekor_key)],
+                "tlogs": std::iter::once(log(&self.rekor_key))
+                    .chain(self.rekor_v2.iter().map(|k| {
+                        let mut l = log(k);
+                        l["baseUrl"] = format!("{base}/rekor2").into();
+                        l
+                    }))
+                    .collect::<Vec<_>>(),
                 "ctlogs": [log(&self.ct_key)],
                 "certificateAuthorities": [{
                     "subject": { "organization": "test", "commonName": "fake fulcio" },
@@ -586,8 +666,12 @@ impl FakeSigstore {
                              "validFor": { "start": "2020-01-01T00:00:00Z" }, "operator": "fake" }],
                 "oidcUrls": [{ "url": format!("{base}/oauth2"), "majorApiVersion": 1,
                                "validFor": { "start": "2020-01-01T00:00:00Z" }, "operator": "fake" }],
-                "rekorTlogUrls": [{ "url": base, "majorApiVersion": 1,
-                                    "validFor": { "start": "2020-01-01T00:00:00Z" }, "operator": "fake" }],
+                "rekorTlogUrls": self.rekor_v2.iter().map(|_| serde_json::json!({
+                        "url": format!("{base}/rekor2"), "majorApiVersion": 2,
+                        "validFor": { "start": "2020-01-01T00:00:00Z" }, "operator": "fake" }))
+                    .chain(std::iter::once(serde_json::json!({ "url": base, "majorApiVersion": 1,
+                        "validFor": { "start": "2020-01-01T00:00:00Z" }, "operator": "fake" })))
+                    .collect::<Vec<_>>(),
                 "tsaUrls": self.tsa.iter().map(|_| serde_json::json!({
                     "url": format!("{base}/api/v1/timestamp"), "majorApiVersion": 1,
                     "validFor": { "start": "2020-01-01T00:00:00Z" }, "operator": "fake" })).collect::<Vec<_>>(),
