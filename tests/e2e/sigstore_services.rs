@@ -209,7 +209,7 @@ fn keyless_bundles_carry_tsa_timestamps_and_verify_in_both_tools() {
 }
 
 #[test]
-fn rekor_v2_bundles_from_model_signing_verify_and_we_sign_with_the_v1_log() {
+fn rekor_v2_bundles_verify_both_ways_with_model_signing() {
     let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let cwd = t.path();
     make_model(cwd, Shape::Nested);
@@ -282,8 +282,8 @@ fn rekor_v2_bundles_from_model_signing_verify_and_we_sign_with_the_v1_log() {
         "Rekor v2 without a timestamp is refused"
     );
 
-    // Our signer writes Rekor v1 entries: with v2 listed first it selects the v1 log, and
-    // model_signing verifies the result.
+    // Ours picks the newest log version too: a Rekor v2 entry like sigstore-python's, with the
+    // TSA's timestamp; model_signing verifies it.
     translate(
         cwd,
         &[
@@ -298,10 +298,19 @@ fn rekor_v2_bundles_from_model_signing_verify_and_we_sign_with_the_v1_log() {
             "ours.sig",
         ],
     )
-    .ok("ours signs with the v1 log");
+    .ok("ours signs with the v2 log");
     let ours: serde_json::Value =
         serde_json::from_slice(&std::fs::read(cwd.join("ours.sig")).unwrap_or_default()).unwrap_or_default();
-    assert_eq!(ours["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["version"], "0.0.1");
+    let entry = &ours["verificationMaterial"]["tlogEntries"][0];
+    assert_eq!(entry["kindVersion"]["kind"], "hashedrekord", "{ours}");
+    assert_eq!(entry["kindVersion"]["version"], "0.0.2", "{ours}");
+    assert!(entry.get("integratedTime").is_none(), "{entry}");
+    assert_eq!(
+        ours["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     model_signing(cwd, &as_refs(&verify("ours.sig"))).ok("model_signing verifies ours");
     translate(cwd, &as_refs(&verify("ours.sig"))).ok("ours verifies ours");
 }

@@ -1,9 +1,12 @@
 //! Keyless signing: an ephemeral P-256 key, a Fulcio certificate for the OIDC identity,
-//! and a Rekor `dsse` v0.0.1 entry, packed into a v0.3 bundle the way sigstore-python's
-//! `Signer.sign_dsse` does for model_signing.
+//! a Rekor entry (v1: `dsse` 0.0.1; v2: `hashedrekord` 0.0.2 over the PAE) and RFC 3161
+//! timestamps from the selected TSAs, packed into a v0.3 bundle the way sigstore-python's
+//! `Signer.sign_dsse` does for model_signing; services come from the signing config
+//! ([`super::signing_config`]).
 //!
 //! APIs: Fulcio `POST /api/v2/signingCert` (public key + proof of possession of the token's
-//! subject), Rekor `POST /api/v1/log/entries`. The HTTP exchange goes through [`Transport`]
+//! subject), Rekor `POST /api/v1/log/entries` or `POST /api/v2/log/entries`, TSA `POST` of
+//! an RFC 3161 `TimeStampReq`. The HTTP exchange goes through [`Transport`]
 //! so it can be replaced (tests use an in-process fake Fulcio/Rekor; nothing here reaches
 //! the public service unless the real transport is passed). The finished bundle is verified
 //! against the trusted root before it is returned, so a misbehaving service cannot make us
@@ -193,6 +196,35 @@ pub fn log_envelope(
     tlog_entry_from_rekor(&resp)
 }
 
+/// Records a signed DSSE envelope in a Rekor v2 log (rekor-tiles `POST /api/v2/log/entries`)
+/// the way sigstore-python does (rekor-v2-spec §6.1.4): a `hashedrekord` 0.0.2 entry whose
+/// digest is SHA-256 of the envelope's PAE, with the signature and the signing certificate;
+/// the answer is the bundle's `TransparencyLogEntry` itself.
+pub fn log_envelope_v2(
+    envelope: &Envelope,
+    payload: &[u8],
+    signature: &[u8],
+    leaf_der: &[u8],
+    rekor: &str,
+    transport: &dyn Transport,
+) -> Result<TlogEntry, SignatureError> {
+    let request = serde_json::json!({ "hashedRekordRequestV002": {
+        "digest": B64.encode(crate::formats::digest::sha256(&pae(&envelope.payload_type, payload))),
+        "signature": {
+            "content": B64.encode(signature),
+            "verifier": { "x509Certificate": { "rawBytes": B64.encode(leaf_der) }, "keyDetails": "PKIX_ECDSA_P256_SHA_256" },
+        },
+    }});
+    let url = format!("{}/api/v2/log/entries", rekor.trim_end_matches('/'));
+    let resp = transport.post_json(&url, &request).map_err(|e| fail(format!("Rekor {url}: {e}")))?;
+    let entry: TlogEntry =
+        serde_json::from_value(resp).map_err(|e| fail(format!("Rekor {url}: not a log entry: {e}")))?;
+    if entry.kind_version.version != "0.0.2" {
+        return Err(fail(format!("Rekor {url}: answered a {} entry, not 0.0.2", entry.kind_version.version)));
+    }
+    Ok(entry)
+}
+
 /// Asks the TSA at `url` for an RFC 3161 timestamp over `signature` (SHA-256 imprint, a
 /// random nonce, the TSA's certificate requested) and returns the `TimeStampResp` DER a
 /// bundle carries, after checking its status and that it answers this request.
@@ -266,8 +298,12 @@ pub fn sign_keyless(
     let signature = sign(&pae(IN_TOTO_PAYLOAD_TYPE, payload))?;
     let envelope = Envelope::new(IN_TOTO_PAYLOAD_TYPE, payload, &signature);
 
-    // 3. Rekor: log the envelope with the certificate as verifier.
-    let tlog = log_envelope(&envelope, &pem_encode("CERTIFICATE", &leaf_der), &services.rekor, transport)?;
+    // 3. Rekor: log the envelope with the certificate as verifier (v1 `dsse` 0.0.1, or v2).
+    let tlog = if services.rekor_version == 2 {
+        log_envelope_v2(&envelope, payload, &signature, &leaf_der, &services.rekor, transport)?
+    } else {
+        log_envelope(&envelope, &pem_encode("CERTIFICATE", &leaf_der), &services.rekor, transport)?
+    };
 
     // 4. RFC 3161 timestamps over the signature from each selected TSA.
     let mut stamps = Vec::new();

@@ -6,8 +6,8 @@
 //!
 //! Parsing and the version/validity filter are `sigstore-trust-root`'s (`SigningConfig`,
 //! `eligible_*`); the operator and selector rules are here because its signer accepts only
-//! one log and one TSA. This signer writes Rekor v1 (`dsse` 0.0.1) entries: a config that
-//! lists only Rekor v2 logs is refused with that reason (sigstore-python would pick v2).
+//! one log and one TSA. Like sigstore-python, the newest Rekor API version listed and valid
+//! is used (v2 before v1); Rekor v2 entries carry no signed time, so v2 needs a TSA.
 
 use crate::errors::SignatureError;
 use sigstore_verify::trust_root::{ServiceConfiguration, ServiceEndpoint, ServiceSelector, SigningConfig};
@@ -17,8 +17,10 @@ use sigstore_verify::trust_root::{ServiceConfiguration, ServiceEndpoint, Service
 pub struct Services {
     /// Fulcio base URL.
     pub fulcio: String,
-    /// Rekor (v1 API) base URL.
+    /// Rekor base URL.
     pub rekor: String,
+    /// Its major API version (1 or 2).
+    pub rekor_version: u32,
     /// RFC 3161 timestamp authority URLs (full endpoint URLs), possibly none.
     pub tsas: Vec<String>,
     /// The OIDC provider, when the config names one.
@@ -75,15 +77,15 @@ impl Services {
             .fulcio_url()
             .map(|e| e.url.clone())
             .ok_or_else(|| fail("no Fulcio (caUrls) of API version 1 is valid now"))?;
-        let v1 = sc.eligible_rekor_urls(Some(1));
-        if v1.is_empty() {
-            return Err(fail(if sc.eligible_rekor_urls(None).is_empty() {
-                "no Rekor log (rekorTlogUrls) is valid now".to_owned()
-            } else {
-                "it lists only Rekor v2 logs; this signer writes Rekor v1 entries".to_owned()
-            }));
-        }
-        let logs = select("rekorTlogUrls", &sc.rekor_tlog_config, &v1)?;
+        let eligible = sc.eligible_rekor_urls(None);
+        let newest = eligible
+            .iter()
+            .map(|e| e.major_api_version)
+            .max()
+            .ok_or_else(|| fail("no Rekor log (rekorTlogUrls) of API version 1 or 2 is valid now"))?;
+        let candidates: Vec<&ServiceEndpoint> =
+            eligible.iter().copied().filter(|e| e.major_api_version == newest).collect();
+        let logs = select("rekorTlogUrls", &sc.rekor_tlog_config, &candidates)?;
         let [log] = logs.as_slice() else {
             return Err(fail(format!(
                 "rekorTlogUrls: the selector asks for {} logs of distinct operators; this signer writes one entry",
@@ -91,9 +93,15 @@ impl Services {
             )));
         };
         let tsas = select("tsaUrls", &sc.tsa_config, &sc.eligible_tsa_urls())?;
+        if newest == 2 && tsas.is_empty() {
+            return Err(fail(
+                "Rekor v2 entries have no signed time, so a timestamp authority is needed; tsaUrls lists none valid now",
+            ));
+        }
         Ok(Self {
             fulcio,
             rekor: log.url.clone(),
+            rekor_version: newest,
             tsas: tsas.iter().map(|e| e.url.clone()).collect(),
             oidc: sc.oidc_url().map(|e| e.url.clone()),
         })
@@ -141,8 +149,8 @@ mod tests {
 
     #[test]
     fn selection_by_version_window_operator_and_selector() -> Result<(), Box<dyn std::error::Error>> {
-        // A v2 log listed first (as staging does): the v1 log is chosen; the expired Fulcio
-        // is skipped; ANY takes one TSA.
+        // A v2 log listed first (as staging does): it is chosen, as sigstore-python does; the
+        // expired Fulcio is skipped; ANY takes one TSA.
         let rekor = [svc("https://rekor.v2", 2, "a"), svc("https://rekor.v1", 1, "a")].join(",");
         let tsas =
             [svc("https://tsa.a", 1, "a"), svc("https://tsa.a2", 1, "a"), svc("https://tsa.b", 1, "b")]
@@ -151,8 +159,12 @@ mod tests {
         let s = Services::from_signing_config(&config(&rekor, &tsas, any, any))?;
         assert_eq!(
             (s.fulcio.as_str(), s.rekor.as_str(), s.tsas.clone()),
-            ("https://fulcio.new", "https://rekor.v1", vec!["https://tsa.a".to_owned()])
+            ("https://fulcio.new", "https://rekor.v2", vec!["https://tsa.a".to_owned()])
         );
+        assert_eq!(s.rekor_version, 2);
+        // Only a v1 log: v1.
+        let s = Services::from_signing_config(&config(&svc("https://rekor.v1", 1, "a"), &tsas, any, any))?;
+        assert_eq!((s.rekor.as_str(), s.rekor_version), ("https://rekor.v1", 1));
         // ALL: one per operator; EXACT 2: two operators.
         let all = r#"{"selector": "ALL"}"#;
         let s = Services::from_signing_config(&config(&rekor, &tsas, any, all))?;
@@ -160,8 +172,8 @@ mod tests {
         let exact2 = r#"{"selector": "EXACT", "count": 2}"#;
         let s = Services::from_signing_config(&config(&rekor, &tsas, any, exact2))?;
         assert_eq!(s.tsas, ["https://tsa.a", "https://tsa.b"]);
-        // EXACT 3 with two operators, an undefined selector, only v2 logs, two log operators
-        // under ALL: refused, each saying why.
+        // EXACT 3 with two operators, an undefined selector, a v2 log without a TSA, two log
+        // operators under ALL: refused, each saying why.
         let exact3 = r#"{"selector": "EXACT", "count": 3}"#;
         let undefined = r#"{"selector": "SERVICE_SELECTOR_UNDEFINED"}"#;
         let v2_only = svc("https://rekor.v2", 2, "a");
@@ -169,14 +181,15 @@ mod tests {
         for (cfg, why) in [
             (config(&rekor, &tsas, any, exact3), "EXACT 3"),
             (config(&rekor, &tsas, any, undefined), "undefined"),
-            (config(&v2_only, &tsas, any, any), "only Rekor v2"),
+            (config(&v2_only, "", any, any), "timestamp authority is needed"),
             (config(&two_logs, &tsas, all, any), "writes one entry"),
         ] {
             let e = Services::from_signing_config(&cfg).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(e.contains(why), "expected `{why}`: {e}");
         }
-        // No TSA listed: none used.
-        assert!(Services::from_signing_config(&config(&rekor, "", any, any))?.tsas.is_empty());
+        // No TSA listed, a v1 log: none used.
+        let v1_only = svc("https://rekor.v1", 1, "a");
+        assert!(Services::from_signing_config(&config(&v1_only, "", any, any))?.tsas.is_empty());
         Ok(())
     }
 
