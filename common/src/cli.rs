@@ -272,14 +272,27 @@ impl CertificateMaterial {
 /// `sign sigstore` material.
 #[derive(Debug, Clone, Args)]
 pub struct SigstoreMaterial {
-    /// OIDC identity token (a JWT) to certify; no interactive browser flow is offered.
+    /// OIDC identity token (a JWT) to certify; without one (and without ambient
+    /// credentials) the OAuth flow of the signing config's OIDC provider runs.
     #[arg(long = "identity_token", value_name = "TOKEN", env = "SIGSTORE_ID_TOKEN", hide_env_values = true)]
     pub identity_token: Option<String>,
+    /// Use ambient CI credentials (GitHub Actions' OIDC token) when no token is given.
+    #[arg(long = "use_ambient_credentials")]
+    pub use_ambient_credentials: bool,
+    /// OAuth out of band: print the link, read the code (no browser started).
+    #[arg(long = "oauth_force_oob")]
+    pub oauth_force_oob: bool,
+    /// OAuth client ID (default `sigstore`).
+    #[arg(long = "client_id", value_name = "ID")]
+    pub client_id: Option<String>,
+    /// OAuth client secret.
+    #[arg(long = "client_secret", value_name = "SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
     /// Client trust configuration: Fulcio/Rekor URLs and the root the result must verify
     /// against (default: Sigstore public good).
     #[arg(long = "trust_config", value_name = "TRUST_CONFIG_PATH")]
     pub trust_config: Option<PathBuf>,
-    /// Use Sigstore's staging instance (needs --trust_config with the staging config).
+    /// Use Sigstore's staging instance (its trusted root and signing config, embedded).
     #[arg(long = "use_staging")]
     pub use_staging: bool,
 }
@@ -288,7 +301,13 @@ impl SigstoreMaterial {
     /// The signing material these flags name.
     pub fn spec(&self) -> SigningSpec {
         SigningSpec::Sigstore {
-            identity_token: self.identity_token.clone(),
+            token: crate::crypto::keyless::oidc::TokenOptions {
+                given: self.identity_token.clone(),
+                ambient: self.use_ambient_credentials,
+                force_oob: self.oauth_force_oob,
+                client_id: self.client_id.clone(),
+                client_secret: self.client_secret.clone(),
+            },
             trust_config: self.trust_config.clone(),
             use_staging: self.use_staging,
         }

@@ -277,7 +277,10 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
                 .load()
                 .map_err(fail)?,
                 (None, None, None) if identity_token.is_some() => SigningSpec::Sigstore {
-                    identity_token: identity_token.clone(),
+                    token: modelsig_common::crypto::keyless::oidc::TokenOptions {
+                        given: identity_token.clone(),
+                        ..Default::default()
+                    },
                     trust_config: trust_config.clone(),
                     use_staging: false,
                 }

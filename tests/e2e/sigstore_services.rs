@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 pub struct SigstoreServices {
     /// The trust configuration file (trusted root + signing config).
     pub trust_config: PathBuf,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
 }
 
 impl SigstoreServices {
@@ -35,53 +37,27 @@ impl SigstoreServices {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let base = format!("http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
         let trust_config = dir.join("trust_config.json");
+        let served_base = base.clone();
         std::fs::write(&trust_config, fake.trust_config_json(&base).to_string())
             .unwrap_or_else(|e| panic!("{e}"));
         // One thread owns the fake (it is not Sync) and serves connections in turn.
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut s) = stream else { continue };
-                let Some((method, path, authorization, body)) = read_request(&mut s) else { continue };
-                if method == "GET" {
-                    let (status, answer) = match fake.handle_get(&path, &base) {
-                        Ok(v) => (200, v.to_string()),
-                        Err(e) => (404, e.to_string()),
-                    };
-                    let _ = write!(
-                        s,
-                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                        answer.len()
-                    );
-                    continue;
-                }
-                if path.ends_with("/api/v1/timestamp") {
-                    let (status, answer) = match fake.handle_bytes(&path, &body) {
-                        Ok(b) => (200, b),
-                        Err(e) => (400, e.to_string().into_bytes()),
-                    };
-                    let _ = write!(
-                        s,
-                        "HTTP/1.1 {status} X\r\nContent-Type: application/timestamp-reply\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        answer.len()
-                    );
-                    let _ = s.write_all(&answer);
-                    continue;
-                }
-                let (status, answer) = match serde_json::from_slice::<serde_json::Value>(&body) {
-                    Ok(json) => match fake.handle_authorized(&path, &json, authorization.as_deref()) {
-                        Ok(v) => (201, v.to_string()),
-                        Err(e) => (400, serde_json::json!({ "message": e.to_string() }).to_string()),
-                    },
-                    Err(e) => (400, serde_json::json!({ "message": e.to_string() }).to_string()),
-                };
+                let Some((method, target, authorization, body)) = read_request(&mut s) else { continue };
+                let a = fake.serve_http(&method, &target, authorization.as_deref(), &body, &base);
+                let location = a.location.map(|l| format!("Location: {l}\r\n")).unwrap_or_default();
                 let _ = write!(
                     s,
-                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                    answer.len()
+                    "HTTP/1.1 {} X\r\nContent-Type: {}\r\n{location}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    a.status,
+                    a.content_type,
+                    a.body.len()
                 );
+                let _ = s.write_all(&a.body);
             }
         });
-        SigstoreServices { trust_config }
+        SigstoreServices { trust_config, base: served_base }
     }
 }
 
@@ -313,4 +289,123 @@ fn rekor_v2_bundles_verify_both_ways_with_model_signing() {
     );
     model_signing(cwd, &as_refs(&verify("ours.sig"))).ok("model_signing verifies ours");
     translate(cwd, &as_refs(&verify("ours.sig"))).ok("ours verifies ours");
+}
+
+#[test]
+fn identity_tokens_from_ci_credentials_a_browser_and_out_of_band() {
+    use std::io::{BufRead, Write};
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cwd = t.path();
+    make_model(cwd, Shape::Nested);
+    let svc = SigstoreServices::start(cwd);
+    let tc = svc.trust_config.display().to_string();
+    let verify = |sig: &str, identity: &str, issuer: &str| {
+        translate(
+            cwd,
+            &[
+                "verify",
+                "sigstore",
+                "model",
+                "--signature",
+                sig,
+                "--identity",
+                identity,
+                "--identity_provider",
+                issuer,
+                "--trust_config",
+                &tc,
+            ],
+        )
+    };
+    let sign = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(modelsig_e2e::bin("modelsig-translate"));
+        cmd.current_dir(cwd).args(["sign", "sigstore", "model", "--trust_config", &tc]).args(extra);
+        cmd.env_remove("SIGSTORE_ID_TOKEN")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        modelsig_e2e::run(&mut cmd)
+    };
+
+    // GitHub Actions' ambient credentials (its request URL and bearer in the environment).
+    let gha = format!("{}/gha-token?api-version=2.0", svc.base);
+    let token_env = [
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", gha.as_str()),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            modelsig_common::crypto::keyless::fake_sigstore::GHA_REQUEST_TOKEN,
+        ),
+    ];
+    sign(&["--use_ambient_credentials", "--signature", "ci.sig"], &token_env).ok("ambient credentials");
+    verify("ci.sig", "ci@example.com", &format!("{}/gha", svc.base)).ok("the CI identity is certified");
+    // A wrong request token: a clear failure, nothing written.
+    let bad_env =
+        [("ACTIONS_ID_TOKEN_REQUEST_URL", gha.as_str()), ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "nope")];
+    let r = sign(&["--use_ambient_credentials", "--signature", "bad.sig"], &bad_env);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("GitHub Actions token request"), "{}", r.stderr);
+    assert!(!cwd.join("bad.sig").exists());
+
+    // The browser flow: $BROWSER opens the authorization URL; the provider redirects to our
+    // localhost listener with the code (a script that follows the redirect plays the browser).
+    let browser = cwd.join("browser.sh");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\nexec {} -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1]).read()' \"$1\"\n",
+            modelsig_e2e::python().display()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::process::Command::new("chmod").arg("+x").arg(&browser).status().unwrap_or_else(|e| panic!("{e}"));
+    let browser_s = browser.display().to_string();
+    sign(&["--signature", "web.sig"], &[("BROWSER", browser_s.as_str())]).ok("browser OAuth flow");
+    verify("web.sig", "dev@example.com", &format!("{}/oauth2", svc.base))
+        .ok("the OAuth identity is certified");
+
+    // Out of band: the link is printed, the code typed in.
+    let mut child = std::process::Command::new(modelsig_e2e::bin("modelsig-translate"))
+        .current_dir(cwd)
+        .args([
+            "sign",
+            "sigstore",
+            "model",
+            "--trust_config",
+            &tc,
+            "--oauth_force_oob",
+            "--signature",
+            "oob.sig",
+        ])
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let link = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.trim().starts_with("http").then(|| l.trim().to_owned()))
+        .unwrap_or_else(|| panic!("no authorization link printed"));
+    assert!(
+        link.contains("redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob")
+            && link.contains("code_challenge_method=S256"),
+        "{link}"
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let code = agent
+        .get(&link)
+        .call()
+        .and_then(|mut r| r.body_mut().read_to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
+    writeln!(stdin, "{code}").unwrap_or_else(|e| panic!("{e}"));
+    drop(stdin);
+    for _ in lines.by_ref() {}
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success(), "out-of-band OAuth flow");
+    verify("oob.sig", "dev@example.com", &format!("{}/oauth2", svc.base))
+        .ok("the out-of-band identity is certified");
 }

@@ -183,8 +183,8 @@ pub enum SigningSpec {
     /// Sigstore keyless: an OIDC token certified by Fulcio, logged in Rekor.
     #[cfg(feature = "http")]
     Sigstore {
-        /// The identity token (JWT).
-        identity_token: Option<String>,
+        /// How to get the identity token (given, ambient, OAuth).
+        token: crate::crypto::keyless::oidc::TokenOptions,
         /// `ClientTrustConfig` with Fulcio/Rekor URLs; none: public good.
         trust_config: Option<PathBuf>,
         /// `--use_staging`.
@@ -204,16 +204,9 @@ impl SigningSpec {
                 SigningMaterial::certificate(private_key, signing_certificate, chain, password.as_deref())?,
             ),
             #[cfg(feature = "http")]
-            Self::Sigstore { identity_token, trust_config, use_staging } => {
+            Self::Sigstore { token, trust_config, use_staging } => {
                 use crate::crypto::keyless::http::HttpTransport;
                 use crate::crypto::keyless::signer::{IdentityToken, Services};
-                let token = identity_token.as_deref().ok_or_else(|| {
-                    Error::Usage(
-                        "sign sigstore needs --identity_token (or SIGSTORE_ID_TOKEN): no interactive OIDC flow"
-                            .into(),
-                    )
-                })?;
-                let token = IdentityToken::parse(token).map_err(|e| Error::Usage(e.to_string()))?;
                 let (root, services) = match trust_config {
                     Some(p) => {
                         let bytes =
@@ -228,6 +221,9 @@ impl SigningSpec {
                     }
                     None => (TrustedRoot::builtin()?, Services::public_good()?),
                 };
+                // Given, ambient, or the OAuth flow with the config's OIDC provider.
+                let raw = crate::crypto::keyless::oidc::identity_token(token, services.oidc.as_deref())?;
+                let token = IdentityToken::parse(&raw).map_err(|e| Error::Usage(e.to_string()))?;
                 Ok(SigningMaterial::Keyless {
                     token,
                     services,

@@ -164,7 +164,31 @@ pub struct FakeSigstore {
     tsa: Option<OpensslTsa>,
     /// A Rekor v2 log (its own key) listed before the v1 log in the signing config.
     rekor_v2: Option<Key>,
+    /// OAuth codes handed out, with their PKCE challenge.
+    codes: std::cell::RefCell<std::collections::HashMap<String, String>>,
 }
+
+/// An HTTP answer of [`FakeSigstore::serve_http`].
+#[derive(Debug)]
+pub struct HttpAnswer {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// `Location` of a redirect.
+    pub location: Option<String>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpAnswer {
+    fn json(status: u16, v: &serde_json::Value) -> Self {
+        Self { status, content_type: "application/json", location: None, body: v.to_string().into_bytes() }
+    }
+}
+
+/// The bearer token a test gives the fake's GitHub Actions token endpoint.
+pub const GHA_REQUEST_TOKEN: &str = "gha-request-token";
 
 /// A timestamp authority that is OpenSSL's (`openssl ts -reply`, RFC 3161), not ours: the
 /// tokens our signer fetches and our verifiers check come from an implementation we did
@@ -312,6 +336,7 @@ impl FakeSigstore {
             calls: Cell::new(0),
             tsa: None,
             rekor_v2: None,
+            codes: Default::default(),
         }
     }
 
@@ -330,24 +355,6 @@ impl FakeSigstore {
         let mut f = Self::new();
         f.tsa = Some(OpensslTsa::new(fraction_digits).unwrap_or_else(|e| panic!("fake TSA: {e}")));
         f
-    }
-
-    /// Answers a GET: the OIDC provider's discovery document (`{base}/oauth2/.well-known/
-    /// openid-configuration`, which sigstore-python reads before signing) at `base`.
-    pub fn handle_get(&self, path: &str, base: &str) -> Result<serde_json::Value, TransportError> {
-        if path.ends_with("/oauth2/.well-known/openid-configuration") {
-            Ok(serde_json::json!({
-                "issuer": format!("{base}/oauth2"),
-                "authorization_endpoint": format!("{base}/oauth2/auth"),
-                "token_endpoint": format!("{base}/oauth2/token"),
-                "jwks_uri": format!("{base}/oauth2/keys"),
-                "response_types_supported": ["code"],
-                "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": ["ES256"],
-            }))
-        } else {
-            Err(TransportError::Status { status: 404, body: path.to_owned() })
-        }
     }
 
     /// Answers a binary POST: the TSA's `/api/v1/timestamp` (RFC 3161 query → response).
@@ -589,6 +596,146 @@ impl FakeSigstore {
             "canonicalizedBody": B64.encode(&body_bytes),
         }))
     }
+}
+
+impl FakeSigstore {
+    /// Serves one HTTP request at `base` (`http://127.0.0.1:PORT`): Fulcio, Rekor v1 and
+    /// v2, the TSA, an OIDC provider (discovery, authorization with PKCE — a redirect, or
+    /// the code as text for the out-of-band flow — and the token endpoint, whose tokens
+    /// name `dev@example.com` from issuer `{base}/oauth2`) and GitHub Actions' token
+    /// endpoint (`{base}/gha-token`, bearer [`GHA_REQUEST_TOKEN`], tokens for
+    /// `ci@example.com` from `{base}/gha`).
+    pub fn serve_http(
+        &self,
+        method: &str,
+        target: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+        base: &str,
+    ) -> HttpAnswer {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let param = |k: &str| {
+            query.split('&').find_map(|kv| {
+                let (key, v) = kv.split_once('=')?;
+                (key == k).then(|| percent_decode(v))
+            })
+        };
+        let err = |e: TransportError| match e {
+            TransportError::Status { status, body } => {
+                HttpAnswer::json(status, &serde_json::json!({ "message": body }))
+            }
+            other => HttpAnswer::json(500, &serde_json::json!({ "message": other.to_string() })),
+        };
+        match (method, path) {
+            ("GET", p) if p.ends_with("/oauth2/.well-known/openid-configuration") => HttpAnswer::json(
+                200,
+                &serde_json::json!({
+                    "issuer": format!("{base}/oauth2"),
+                    "authorization_endpoint": format!("{base}/oauth2/auth"),
+                    "token_endpoint": format!("{base}/oauth2/token"),
+                    "jwks_uri": format!("{base}/oauth2/keys"),
+                    "response_types_supported": ["code"],
+                    "subject_types_supported": ["public"],
+                    "id_token_signing_alg_values_supported": ["ES256"],
+                }),
+            ),
+            ("GET", p) if p.ends_with("/oauth2/auth") => {
+                let (Some(redirect), Some(challenge)) = (param("redirect_uri"), param("code_challenge"))
+                else {
+                    return HttpAnswer::json(400, &serde_json::json!({ "error": "invalid_request" }));
+                };
+                if param("code_challenge_method").as_deref() != Some("S256") {
+                    return HttpAnswer::json(400, &serde_json::json!({ "error": "invalid_request" }));
+                }
+                let code = hex::encode(sha256(format!("{challenge}{}", self.calls.get()).as_bytes()));
+                self.codes.borrow_mut().insert(code.clone(), challenge);
+                self.calls.set(self.calls.get() + 1);
+                if redirect == "urn:ietf:wg:oauth:2.0:oob" {
+                    HttpAnswer {
+                        status: 200,
+                        content_type: "text/plain",
+                        location: None,
+                        body: code.into_bytes(),
+                    }
+                } else {
+                    let state = param("state").unwrap_or_default();
+                    HttpAnswer {
+                        status: 302,
+                        content_type: "text/plain",
+                        location: Some(format!("{redirect}?code={code}&state={state}")),
+                        body: Vec::new(),
+                    }
+                }
+            }
+            ("POST", p) if p.ends_with("/oauth2/token") => {
+                let form = String::from_utf8_lossy(body).into_owned();
+                let field = |k: &str| {
+                    form.split('&').find_map(|kv| {
+                        let (key, v) = kv.split_once('=')?;
+                        (key == k).then(|| percent_decode(v))
+                    })
+                };
+                let challenge = field("code").and_then(|c| self.codes.borrow_mut().remove(&c));
+                let verifier = field("code_verifier").unwrap_or_default();
+                match challenge {
+                    Some(ch) if B64URL.encode(sha256(verifier.as_bytes())) == ch => HttpAnswer::json(
+                        200,
+                        &serde_json::json!({ "access_token": token("dev@example.com", &format!("{base}/oauth2")),
+                                             "token_type": "bearer" }),
+                    ),
+                    _ => HttpAnswer::json(400, &serde_json::json!({ "error": "invalid_grant" })),
+                }
+            }
+            ("GET", p) if p.ends_with("/gha-token") => {
+                if authorization != Some(&format!("bearer {GHA_REQUEST_TOKEN}"))
+                    || param("audience").is_none()
+                {
+                    return HttpAnswer::json(401, &serde_json::json!({ "message": "bad request token" }));
+                }
+                HttpAnswer::json(
+                    200,
+                    &serde_json::json!({ "value": token("ci@example.com", &format!("{base}/gha")) }),
+                )
+            }
+            ("POST", p) if p.ends_with("/api/v1/timestamp") => match self.handle_bytes(p, body) {
+                Ok(b) => HttpAnswer {
+                    status: 200,
+                    content_type: "application/timestamp-reply",
+                    location: None,
+                    body: b,
+                },
+                Err(e) => err(e),
+            },
+            ("POST", p) => match serde_json::from_slice::<serde_json::Value>(body) {
+                Ok(json) => match self.handle_authorized(p, &json, authorization) {
+                    Ok(v) => HttpAnswer::json(201, &v),
+                    Err(e) => err(e),
+                },
+                Err(e) => HttpAnswer::json(400, &serde_json::json!({ "message": e.to_string() })),
+            },
+            _ => HttpAnswer::json(404, &serde_json::json!({ "message": target })),
+        }
+    }
+}
+
+fn percent_decode(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(c) =
+                std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(c);
+            i += 3;
+            continue;
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A request the fake services refuse, as a 400 answer.

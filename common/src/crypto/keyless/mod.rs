@@ -16,6 +16,8 @@ pub mod artifact;
 pub mod fake_sigstore;
 #[cfg(feature = "http")]
 pub(crate) mod http;
+#[cfg(feature = "http")]
+pub mod oidc;
 pub(crate) mod rekor;
 pub mod signer;
 pub mod signing_config;
