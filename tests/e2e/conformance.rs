@@ -120,3 +120,84 @@ fn conformance_client_reads_digests_only_when_they_are_not_paths() {
     ]));
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+#[test]
+fn conformance_client_signs_message_and_in_toto_bundles_through_local_services() {
+    use crate::sigstore_services::SigstoreServices;
+    let token =
+        modelsig_common::crypto::keyless::fake_sigstore::token("dev@example.com", "https://issuer.example");
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cwd = t.path();
+    std::fs::write(cwd.join("a.txt"), b"hello, conformance\n").unwrap_or_else(|e| panic!("{e}"));
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"hello, conformance\n"));
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{ "name": "a.txt", "digest": { "sha256": digest } }],
+        "predicateType": "https://example.com/test/v1",
+        "predicate": {},
+    });
+    std::fs::write(cwd.join("statement.json"), statement.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let client =
+        |args: &[&str]| run(Command::new(bin("sigstore-conformance-client")).current_dir(cwd).args(args));
+    for (name, v2) in [("v1", false), ("v2", true)] {
+        let dir = cwd.join(name);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let svc = if v2 {
+            SigstoreServices::start_with_rekor_v2(&dir)
+        } else {
+            SigstoreServices::start_with_tsa(&dir, 0)
+        };
+        let tc = svc.trust_config.display().to_string();
+        for (in_toto, out) in [(false, format!("{name}-message.json")), (true, format!("{name}-intoto.json"))]
+        {
+            let input = if in_toto { "statement.json" } else { "a.txt" };
+            let mut args = vec!["sign-bundle"];
+            if in_toto {
+                args.push("--in-toto");
+            }
+            args.extend([
+                "--identity-token",
+                &token,
+                "--bundle",
+                &out,
+                "--trusted-root",
+                &tc,
+                "--signing-config",
+                &tc,
+                input,
+            ]);
+            client(&args).ok(&format!("sign-bundle {name} in_toto={in_toto}"));
+            let bundle: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(cwd.join(&out)).unwrap_or_default())
+                    .unwrap_or_default();
+            let kind = &bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"];
+            let expected = match (v2, in_toto) {
+                (true, _) => ("hashedrekord", "0.0.2"),
+                (false, true) => ("dsse", "0.0.1"),
+                (false, false) => ("hashedrekord", "0.0.1"),
+            };
+            assert_eq!(
+                (kind["kind"].as_str(), kind["version"].as_str()),
+                (Some(expected.0), Some(expected.1)),
+                "{bundle}"
+            );
+            assert_eq!(bundle["messageSignature"].is_object(), !in_toto, "{bundle}");
+            let verify = |identity: &str| {
+                client(&[
+                    "verify-bundle",
+                    "--bundle",
+                    &out,
+                    "--certificate-identity",
+                    identity,
+                    "--certificate-oidc-issuer",
+                    "https://issuer.example",
+                    "--trusted-root",
+                    &tc,
+                    "a.txt",
+                ])
+            };
+            verify("dev@example.com").ok(&format!("verify-bundle {out}"));
+            assert_eq!(verify("eve@example.com").code, 1, "wrong identity accepted for {out}");
+        }
+    }
+}

@@ -409,3 +409,101 @@ fn identity_tokens_from_ci_credentials_a_browser_and_out_of_band() {
     verify("oob.sig", "dev@example.com", &format!("{}/oauth2", svc.base))
         .ok("the out-of-band identity is certified");
 }
+
+#[test]
+fn sigstore_js_rekor_v2_bundles_verify_with_ours() {
+    let js = modelsig_e2e::workspace().join("tests/js");
+    assert!(js.join("node_modules/@sigstore/sign").exists(), "run `npm ci` in tests/js (scripts/test does)");
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cwd = t.path();
+    make_model(cwd, Shape::Nested);
+    let token =
+        modelsig_common::crypto::keyless::fake_sigstore::token("dev@example.com", "https://issuer.example");
+    let svc = SigstoreServices::start_with_rekor_v2(cwd);
+    let tc = svc.trust_config.display().to_string();
+    let js_sign = |file: &str, kind: &str, out: &str| {
+        modelsig_e2e::run(
+            std::process::Command::new("node")
+                .arg(js.join("sign_bundle.mjs"))
+                .args([file, kind, &tc, &token, out])
+                .current_dir(cwd),
+        )
+    };
+    let entry_kind = |out: &str| {
+        let b: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(cwd.join(out)).unwrap_or_default()).unwrap_or_default();
+        let k = &b["verificationMaterial"]["tlogEntries"][0]["kindVersion"];
+        format!("{}/{}", k["kind"].as_str().unwrap_or_default(), k["version"].as_str().unwrap_or_default())
+    };
+
+    // A message signature: a hashedrekord 0.0.2 entry with the TSA's timestamp; the
+    // conformance client (the library's Sigstore verification) accepts it for the identity.
+    std::fs::write(cwd.join("a.txt"), b"signed by sigstore-js\n").unwrap_or_else(|e| panic!("{e}"));
+    js_sign("a.txt", "message", "js-message.json").ok("sigstore-js signs a message with Rekor v2");
+    assert_eq!(entry_kind("js-message.json"), "hashedrekord/0.0.2");
+    let client = |identity: &str| {
+        modelsig_e2e::run(
+            std::process::Command::new(modelsig_e2e::bin("sigstore-conformance-client"))
+                .current_dir(cwd)
+                .args([
+                    "verify-bundle",
+                    "--bundle",
+                    "js-message.json",
+                    "--certificate-identity",
+                    identity,
+                    "--certificate-oidc-issuer",
+                    "https://issuer.example",
+                    "--trusted-root",
+                    &tc,
+                    "a.txt",
+                ]),
+        )
+    };
+    client("dev@example.com").ok("ours verifies sigstore-js's Rekor v2 message bundle");
+    assert_eq!(client("eve@example.com").code, 1);
+
+    // A DSSE bundle of model_signing's statement: sigstore-js 5 records it as a `dsse` 0.0.2
+    // entry, which rekor-v2-spec §6.1.4 replaced by hashedrekord over the PAE; model_signing
+    // (sigstore-python) refuses it, and so do we, both naming the entry type.
+    model_signing(
+        cwd,
+        &[
+            "sign",
+            "sigstore",
+            "model",
+            "--identity_token",
+            &token,
+            "--trust_config",
+            &tc,
+            "--signature",
+            "ms.sig",
+        ],
+    )
+    .ok("model_signing signs");
+    let ms: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cwd.join("ms.sig")).unwrap_or_default()).unwrap_or_default();
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(ms["dsseEnvelope"]["payload"].as_str().unwrap_or_default())
+        .unwrap_or_default();
+    std::fs::write(cwd.join("statement.json"), &payload).unwrap_or_else(|e| panic!("{e}"));
+    js_sign("statement.json", "application/vnd.in-toto+json", "js.sig").ok("sigstore-js signs a DSSE bundle");
+    assert_eq!(entry_kind("js.sig"), "dsse/0.0.2");
+    let verify = [
+        "verify",
+        "sigstore",
+        "model",
+        "--signature",
+        "js.sig",
+        "--identity",
+        "dev@example.com",
+        "--identity_provider",
+        "https://issuer.example",
+        "--trust_config",
+        &tc,
+    ];
+    let theirs = model_signing(cwd, &verify);
+    let ours = translate(cwd, &verify);
+    assert!(theirs.code != 0 && theirs.stderr.contains("dsse/0.0.2"), "model_signing: {}", theirs.stderr);
+    assert!(ours.code != 0 && ours.stderr.contains("dsse/0.0.2"), "ours: {}", ours.stderr);
+}

@@ -3,14 +3,18 @@
 //! Sigstore verification (`modelsig_common::crypto::keyless::artifact`). Exit 0 when the
 //! bundle verifies, 1 when it does not, 2 on usage errors.
 //!
-//! Supported: `verify-bundle` (keyless identity + issuer, or `--key`; custom trusted root,
-//! the built-in public-good root, or `--staging`; artifact path or `sha256:` digest).
-//! `sign-bundle` is not offered yet.
+//! `verify-bundle`: keyless identity + issuer, or `--key`; a custom trusted root, the
+//! built-in public-good root, or `--staging`; artifact path or `sha256:` digest.
+//! `sign-bundle`: keyless, a message signature over the file (`hashedrekord`) or, with
+//! `--in-toto`, a DSSE envelope of the statement; services from `--signing-config` (else
+//! public good, or `--staging`), checked against `--trusted-root` before writing.
 
 use clap::{Parser, Subcommand};
 use modelsig_common::crypto::keyless::artifact::{
     Artifact, Signer, staging_trusted_root, trusted_root, verify_artifact,
 };
+use modelsig_common::crypto::keyless::http::HttpTransport;
+use modelsig_common::crypto::keyless::signer::{Content, IdentityToken, Services, sign_keyless_content};
 use std::path::PathBuf;
 
 /// The sigstore-conformance CLI protocol.
@@ -52,6 +56,29 @@ enum Command {
         /// The artifact's path, or `sha256:HEX`.
         file_or_digest: String,
     },
+    /// Sign a file keylessly into a bundle.
+    SignBundle {
+        /// Use Sigstore's staging services and root (unless given).
+        #[arg(long)]
+        staging: bool,
+        /// FILE is an in-toto statement: sign it as a DSSE envelope.
+        #[arg(long)]
+        in_toto: bool,
+        /// The OIDC identity token.
+        #[arg(long)]
+        identity_token: String,
+        /// Where to write the bundle.
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The trusted root the bundle must verify against.
+        #[arg(long)]
+        trusted_root: Option<PathBuf>,
+        /// The signing config (v0.2) choosing Fulcio, Rekor and TSAs.
+        #[arg(long)]
+        signing_config: Option<PathBuf>,
+        /// The file to sign.
+        file: PathBuf,
+    },
 }
 
 fn read(path: &PathBuf, what: &str) -> anyhow::Result<String> {
@@ -59,39 +86,106 @@ fn read(path: &PathBuf, what: &str) -> anyhow::Result<String> {
 }
 
 fn main() {
-    let cli = Cli::parse();
-    let Command::VerifyBundle {
-        staging,
-        bundle,
-        certificate_identity,
-        certificate_oidc_issuer,
-        key,
-        trusted_root: root_path,
-        file_or_digest,
-    } = cli.command;
-    let run = || -> anyhow::Result<String> {
-        let root = match (&root_path, staging) {
-            (Some(p), _) => trusted_root(Some(&read(p, "trusted root")?))?,
-            (None, true) => staging_trusted_root()?,
-            (None, false) => trusted_root(None)?,
-        };
-        let signer = match (certificate_identity, certificate_oidc_issuer, key) {
-            (_, _, Some(k)) => Signer::Key { pem: read(&k, "public key")? },
-            (Some(identity), Some(issuer), None) => Signer::Identity { identity, issuer },
-            _ => anyhow::bail!("give --certificate-identity and --certificate-oidc-issuer, or --key"),
-        };
-        let verified =
-            verify_artifact(&read(&bundle, "bundle")?, &Artifact::from_arg(&file_or_digest), &signer, &root)?;
-        Ok(match verified.identity {
-            Some(id) => format!("OK: {file_or_digest} signed by {id}"),
-            None => format!("OK: {file_or_digest} signed by the given key"),
-        })
+    let result = match Cli::parse().command {
+        Command::VerifyBundle {
+            staging,
+            bundle,
+            certificate_identity,
+            certificate_oidc_issuer,
+            key,
+            trusted_root: root_path,
+            file_or_digest,
+        } => verify(
+            staging,
+            &bundle,
+            certificate_identity,
+            certificate_oidc_issuer,
+            key,
+            root_path,
+            &file_or_digest,
+        ),
+        Command::SignBundle {
+            staging,
+            in_toto,
+            identity_token,
+            bundle,
+            trusted_root: root_path,
+            signing_config,
+            file,
+        } => sign(staging, in_toto, &identity_token, &bundle, root_path, signing_config, &file),
     };
-    match run() {
+    match result {
         Ok(msg) => println!("{msg}"),
         Err(e) => {
             eprintln!("FAIL: {e:#}");
             std::process::exit(1);
         }
     }
+}
+
+fn root_for(
+    root_path: Option<&PathBuf>,
+    staging: bool,
+) -> anyhow::Result<modelsig_common::crypto::keyless::trust_root::TrustedRoot> {
+    Ok(match (root_path, staging) {
+        (Some(p), _) => trusted_root(Some(&read(p, "trusted root")?))?,
+        (None, true) => staging_trusted_root()?,
+        (None, false) => trusted_root(None)?,
+    })
+}
+
+fn verify(
+    staging: bool,
+    bundle: &PathBuf,
+    certificate_identity: Option<String>,
+    certificate_oidc_issuer: Option<String>,
+    key: Option<PathBuf>,
+    root_path: Option<PathBuf>,
+    file_or_digest: &str,
+) -> anyhow::Result<String> {
+    let root = root_for(root_path.as_ref(), staging)?;
+    let signer = match (certificate_identity, certificate_oidc_issuer, key) {
+        (_, _, Some(k)) => Signer::Key { pem: read(&k, "public key")? },
+        (Some(identity), Some(issuer), None) => Signer::Identity { identity, issuer },
+        _ => anyhow::bail!("give --certificate-identity and --certificate-oidc-issuer, or --key"),
+    };
+    let verified =
+        verify_artifact(&read(bundle, "bundle")?, &Artifact::from_arg(file_or_digest), &signer, &root)?;
+    Ok(match verified.identity {
+        Some(id) => format!("OK: {file_or_digest} signed by {id}"),
+        None => format!("OK: {file_or_digest} signed by the given key"),
+    })
+}
+
+fn sign(
+    staging: bool,
+    in_toto: bool,
+    identity_token: &str,
+    bundle: &PathBuf,
+    root_path: Option<PathBuf>,
+    signing_config: Option<PathBuf>,
+    file: &PathBuf,
+) -> anyhow::Result<String> {
+    let root = root_for(root_path.as_ref(), staging)?;
+    let services = match (&signing_config, staging) {
+        (Some(p), _) => {
+            let text = read(p, "signing config")?;
+            // A bare SigningConfig, or a ClientTrustConfig holding one.
+            if text.contains("\"signingConfig\"") {
+                Services::from_trust_config(text.as_bytes())?
+            } else {
+                Services::from_signing_config(&text)?
+            }
+        }
+        (None, true) => Services::staging()?,
+        (None, false) => Services::public_good()?,
+    };
+    let token = IdentityToken::parse(identity_token)?;
+    let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let digest = modelsig_common::formats::digest::sha256(&bytes);
+    let content = if in_toto { Content::Statement(&bytes) } else { Content::ArtifactSha256(digest) };
+    let transport = HttpTransport::new(std::time::Duration::from_secs(60));
+    let signed = sign_keyless_content(content, &token, &services, &transport, &root)?;
+    modelsig_common::io::write_atomic(bundle, &signed.to_json()?)?;
+    Ok(format!("OK: {} signed into {}", file.display(), bundle.display()))
 }

@@ -362,7 +362,20 @@ impl FakeSigstore {
         self.calls.set(self.calls.get() + 1);
         match &self.tsa {
             Some(tsa) if path.ends_with("/api/v1/timestamp") => {
-                tsa.reply(body, self.faults.tsa_unordered_certs).map_err(bad_request)
+                // Sigstore's timestamp-authority also takes JSON (`artifactHash`,
+                // `hashAlgorithm`), which sigstore-js sends; it becomes the same DER query.
+                let query = if body.first() == Some(&b'{') {
+                    let j: serde_json::Value = serde_json::from_slice(body).map_err(bad_request)?;
+                    if j["hashAlgorithm"] != "sha256" {
+                        return Err(bad_request("only sha256"));
+                    }
+                    let hash =
+                        B64.decode(j["artifactHash"].as_str().unwrap_or_default()).map_err(bad_request)?;
+                    super::timestamp::request_der(&hash, 1 + self.calls.get() as u64).map_err(bad_request)?
+                } else {
+                    body.to_vec()
+                };
+                tsa.reply(&query, self.faults.tsa_unordered_certs).map_err(bad_request)
             }
             _ => Err(TransportError::Status { status: 404, body: path.to_owned() }),
         }
@@ -486,18 +499,23 @@ impl FakeSigstore {
     }
 
     fn rekor(&self, body: &serde_json::Value) -> Result<serde_json::Value, TransportError> {
-        let content = &body["spec"]["proposedContent"];
-        let env_json = content["envelope"].as_str().unwrap_or_default();
-        let env: Envelope = serde_json::from_str(env_json).map_err(bad_request)?;
-        let payload = env.payload_bytes().map_err(bad_request)?;
-        let entry_body = serde_json::json!({
-            "apiVersion": "0.0.1", "kind": "dsse",
-            "spec": {
-                "envelopeHash": { "algorithm": "sha256", "value": hex::encode(sha256(env_json.as_bytes())) },
-                "payloadHash": { "algorithm": "sha256", "value": hex::encode(sha256(&payload)) },
-                "signatures": [{ "signature": env.signatures[0].sig, "verifier": content["verifiers"][0] }],
-            }
-        });
+        let entry_body = if body["kind"] == "hashedrekord" {
+            // Rekor stores a hashedrekord's spec as proposed (hash, signature, verifier).
+            serde_json::json!({ "apiVersion": "0.0.1", "kind": "hashedrekord", "spec": body["spec"] })
+        } else {
+            let content = &body["spec"]["proposedContent"];
+            let env_json = content["envelope"].as_str().unwrap_or_default();
+            let env: Envelope = serde_json::from_str(env_json).map_err(bad_request)?;
+            let payload = env.payload_bytes().map_err(bad_request)?;
+            serde_json::json!({
+                "apiVersion": "0.0.1", "kind": "dsse",
+                "spec": {
+                    "envelopeHash": { "algorithm": "sha256", "value": hex::encode(sha256(env_json.as_bytes())) },
+                    "payloadHash": { "algorithm": "sha256", "value": hex::encode(sha256(&payload)) },
+                    "signatures": [{ "signature": env.signatures[0].sig, "verifier": content["verifiers"][0] }],
+                }
+            })
+        };
         let body_bytes = serde_json::to_vec(&entry_body).map_err(bad_request)?;
         let body_b64 = B64.encode(&body_bytes);
         let log_id = sha256(&spki_der(&self.rekor_key));

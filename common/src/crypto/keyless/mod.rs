@@ -15,7 +15,7 @@ pub mod artifact;
 #[cfg(any(test, feature = "test-services"))]
 pub mod fake_sigstore;
 #[cfg(feature = "http")]
-pub(crate) mod http;
+pub mod http;
 #[cfg(feature = "http")]
 pub mod oidc;
 pub(crate) mod rekor;

@@ -146,6 +146,17 @@ fn hex_to_b64(h: &str, what: &str) -> Result<String, SignatureError> {
     Ok(B64.encode(bytes))
 }
 
+/// The kind and version an entry body names (`{"apiVersion": …, "kind": …}`).
+fn kind_of_body(body_b64: &str) -> Result<KindVersion, SignatureError> {
+    let body = B64.decode(body_b64).map_err(|_| fail("Rekor response: body is not base64"))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| fail(format!("Rekor response: body: {e}")))?;
+    match (v["kind"].as_str(), v["apiVersion"].as_str()) {
+        (Some(kind), Some(version)) => Ok(KindVersion { kind: kind.into(), version: version.into() }),
+        _ => Err(fail("Rekor response: the body names no kind and apiVersion")),
+    }
+}
+
 /// Converts a Rekor v1 `LogEntry` response into a bundle `TransparencyLogEntry`.
 pub fn tlog_entry_from_rekor(resp: &serde_json::Value) -> Result<TlogEntry, SignatureError> {
     let entries: std::collections::BTreeMap<String, RekorEntry> =
@@ -158,7 +169,7 @@ pub fn tlog_entry_from_rekor(resp: &serde_json::Value) -> Result<TlogEntry, Sign
     Ok(TlogEntry {
         log_index: e.log_index,
         log_id: LogId { key_id: hex_to_b64(&e.log_id, "logID")? },
-        kind_version: KindVersion { kind: "dsse".into(), version: "0.0.1".into() },
+        kind_version: kind_of_body(&e.body)?,
         integrated_time: e.integrated_time,
         inclusion_promise: Some(InclusionPromise {
             signed_entry_timestamp: e.verification.signed_entry_timestamp.clone(),
@@ -196,20 +207,20 @@ pub fn log_envelope(
     tlog_entry_from_rekor(&resp)
 }
 
-/// Records a signed DSSE envelope in a Rekor v2 log (rekor-tiles `POST /api/v2/log/entries`)
-/// the way sigstore-python does (rekor-v2-spec §6.1.4): a `hashedrekord` 0.0.2 entry whose
-/// digest is SHA-256 of the envelope's PAE, with the signature and the signing certificate;
-/// the answer is the bundle's `TransparencyLogEntry` itself.
-pub fn log_envelope_v2(
-    envelope: &Envelope,
-    payload: &[u8],
+/// Records a signature in a Rekor v2 log (rekor-tiles `POST /api/v2/log/entries`) as a
+/// `hashedrekord` 0.0.2 entry: the SHA-256 `digest` that was signed (of the artifact, or —
+/// for DSSE, as sigstore-python records it, rekor-v2-spec §6.1.4 — of the envelope's PAE),
+/// the signature and the signing certificate. The answer is the bundle's
+/// `TransparencyLogEntry` itself.
+pub fn log_hashedrekord_v2(
+    digest: &[u8; 32],
     signature: &[u8],
     leaf_der: &[u8],
     rekor: &str,
     transport: &dyn Transport,
 ) -> Result<TlogEntry, SignatureError> {
     let request = serde_json::json!({ "hashedRekordRequestV002": {
-        "digest": B64.encode(crate::formats::digest::sha256(&pae(&envelope.payload_type, payload))),
+        "digest": B64.encode(digest),
         "signature": {
             "content": B64.encode(signature),
             "verifier": { "x509Certificate": { "rawBytes": B64.encode(leaf_der) }, "keyDetails": "PKIX_ECDSA_P256_SHA_256" },
@@ -223,6 +234,31 @@ pub fn log_envelope_v2(
         return Err(fail(format!("Rekor {url}: answered a {} entry, not 0.0.2", entry.kind_version.version)));
     }
     Ok(entry)
+}
+
+/// Records a message signature over a SHA-256 `digest` in a Rekor v1 log as a
+/// `hashedrekord` 0.0.1 entry whose verifier is the signing certificate.
+pub fn log_hashedrekord_v1(
+    digest: &[u8; 32],
+    signature: &[u8],
+    leaf_der: &[u8],
+    rekor: &str,
+    transport: &dyn Transport,
+) -> Result<TlogEntry, SignatureError> {
+    let entry = serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(digest) } },
+            "signature": {
+                "content": B64.encode(signature),
+                "publicKey": { "content": B64.encode(pem_encode("CERTIFICATE", leaf_der)) },
+            },
+        }
+    });
+    let url = format!("{}/api/v1/log/entries", rekor.trim_end_matches('/'));
+    let resp = transport.post_json(&url, &entry).map_err(|e| fail(format!("Rekor {url}: {e}")))?;
+    tlog_entry_from_rekor(&resp)
 }
 
 /// Asks the TSA at `url` for an RFC 3161 timestamp over `signature` (SHA-256 imprint, a
@@ -248,9 +284,30 @@ pub fn request_timestamp(
     Ok(resp)
 }
 
+/// What a keyless signature covers.
+#[derive(Debug, Clone, Copy)]
+pub enum Content<'a> {
+    /// An in-toto statement, signed as a DSSE envelope (model_signing, cosign attestations).
+    Statement(&'a [u8]),
+    /// An artifact by its SHA-256 digest, signed as a message signature (`hashedrekord`).
+    ArtifactSha256([u8; 32]),
+}
+
 /// Signs a statement payload keylessly and returns a bundle that verified against `root`.
 pub fn sign_keyless(
     payload: &[u8],
+    token: &IdentityToken,
+    services: &Services,
+    transport: &dyn Transport,
+    root: &TrustedRoot,
+) -> Result<Bundle, SignatureError> {
+    sign_keyless_content(Content::Statement(payload), token, services, transport, root)
+}
+
+/// Signs `content` keylessly: Fulcio certificate, signature, Rekor entry (v1 or v2 as the
+/// services say), timestamps; the bundle is verified against `root` before it is returned.
+pub fn sign_keyless_content(
+    content: Content<'_>,
     token: &IdentityToken,
     services: &Services,
     transport: &dyn Transport,
@@ -262,12 +319,12 @@ pub fn sign_keyless(
         .map_err(|e| fail(format!("cannot encode the ephemeral key: {e}")))?;
     let public =
         PublicKey::from_spki_der(spki.as_bytes(), "ephemeral key").map_err(|e| fail(e.to_string()))?;
-    let sign = |msg: &[u8]| -> Result<Vec<u8>, SignatureError> {
-        let sig: p256::ecdsa::Signature = key
-            .sign_prehash(&crate::formats::digest::sha256(msg))
-            .map_err(|e| fail(format!("signing failed: {e}")))?;
+    let sign_digest = |digest: &[u8; 32]| -> Result<Vec<u8>, SignatureError> {
+        let sig: p256::ecdsa::Signature =
+            key.sign_prehash(digest).map_err(|e| fail(format!("signing failed: {e}")))?;
         Ok(sig.to_der().as_bytes().to_vec())
     };
+    let sign = |msg: &[u8]| sign_digest(&crate::formats::digest::sha256(msg));
 
     // 1. Fulcio: a short-lived certificate for this key and identity.
     let request = serde_json::json!({
@@ -294,15 +351,35 @@ pub fn sign_keyless(
         return Err(fail("Fulcio certified a different public key"));
     }
 
-    // 2. The DSSE signature.
-    let signature = sign(&pae(IN_TOTO_PAYLOAD_TYPE, payload))?;
-    let envelope = Envelope::new(IN_TOTO_PAYLOAD_TYPE, payload, &signature);
-
-    // 3. Rekor: log the envelope with the certificate as verifier (v1 `dsse` 0.0.1, or v2).
-    let tlog = if services.rekor_version == 2 {
-        log_envelope_v2(&envelope, payload, &signature, &leaf_der, &services.rekor, transport)?
-    } else {
-        log_envelope(&envelope, &pem_encode("CERTIFICATE", &leaf_der), &services.rekor, transport)?
+    // 2. The signature (DSSE over the PAE, or over the artifact digest), and
+    // 3. Rekor: its entry with the certificate as verifier (v1, or v2 `hashedrekord`).
+    let v2 = services.rekor_version == 2;
+    let (signature, tlog, envelope, message) = match content {
+        Content::Statement(payload) => {
+            let pae_bytes = pae(IN_TOTO_PAYLOAD_TYPE, payload);
+            let signature = sign(&pae_bytes)?;
+            let envelope = Envelope::new(IN_TOTO_PAYLOAD_TYPE, payload, &signature);
+            let tlog = if v2 {
+                let digest = crate::formats::digest::sha256(&pae_bytes);
+                log_hashedrekord_v2(&digest, &signature, &leaf_der, &services.rekor, transport)?
+            } else {
+                log_envelope(&envelope, &pem_encode("CERTIFICATE", &leaf_der), &services.rekor, transport)?
+            };
+            (signature, tlog, Some(envelope), None)
+        }
+        Content::ArtifactSha256(digest) => {
+            let signature = sign_digest(&digest)?;
+            let tlog = if v2 {
+                log_hashedrekord_v2(&digest, &signature, &leaf_der, &services.rekor, transport)?
+            } else {
+                log_hashedrekord_v1(&digest, &signature, &leaf_der, &services.rekor, transport)?
+            };
+            let message = serde_json::json!({
+                "messageDigest": { "algorithm": "SHA2_256", "digest": B64.encode(digest) },
+                "signature": B64.encode(&signature),
+            });
+            (signature, tlog, None, Some(message))
+        }
     };
 
     // 4. RFC 3161 timestamps over the signature from each selected TSA.
@@ -322,8 +399,8 @@ pub fn sign_keyless(
                 .then_some(TimestampVerificationData { rfc3161_timestamps: stamps }),
             ..Default::default()
         },
-        dsse_envelope: Some(envelope),
-        message_signature: None,
+        dsse_envelope: envelope,
+        message_signature: message,
     };
 
     // 5. Verify what we are about to hand out, for the identity Fulcio certified.
@@ -334,6 +411,19 @@ pub fn sign_keyless(
             .ok_or_else(|| fail("Fulcio certificate has no identity"))?,
         issuer: oidc_issuer(&leaf).ok_or_else(|| fail("Fulcio certificate has no issuer"))?,
     };
-    super::verify(&bundle, payload, root, &policy)?;
+    match content {
+        Content::Statement(payload) => {
+            super::verify(&bundle, payload, root, &policy)?;
+        }
+        Content::ArtifactSha256(digest) => {
+            let json = String::from_utf8(bundle.to_json()?).map_err(|e| fail(e.to_string()))?;
+            super::artifact::verify_artifact(
+                &json,
+                &super::artifact::Artifact::Sha256(digest),
+                &super::artifact::Signer::Identity { identity: policy.identity, issuer: policy.issuer },
+                root,
+            )?;
+        }
+    }
     Ok(bundle)
 }
