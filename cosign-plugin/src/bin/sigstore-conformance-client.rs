@@ -81,7 +81,7 @@ enum Command {
     },
 }
 
-fn read(path: &PathBuf, what: &str) -> anyhow::Result<String> {
+fn read(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{what} {}: {e}", path.display()))
 }
 
@@ -136,7 +136,7 @@ fn root_for(
 
 fn verify(
     staging: bool,
-    bundle: &PathBuf,
+    bundle: &std::path::Path,
     certificate_identity: Option<String>,
     certificate_oidc_issuer: Option<String>,
     key: Option<PathBuf>,
@@ -161,10 +161,10 @@ fn sign(
     staging: bool,
     in_toto: bool,
     identity_token: &str,
-    bundle: &PathBuf,
+    bundle: &std::path::Path,
     root_path: Option<PathBuf>,
     signing_config: Option<PathBuf>,
-    file: &PathBuf,
+    file: &std::path::Path,
 ) -> anyhow::Result<String> {
     let root = root_for(root_path.as_ref(), staging)?;
     let services = match (&signing_config, staging) {
