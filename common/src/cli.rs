@@ -295,6 +295,9 @@ pub struct SigstoreMaterial {
     /// Use Sigstore's staging instance (its trusted root and signing config, embedded).
     #[arg(long = "use_staging")]
     pub use_staging: bool,
+    /// Opt-in TUF refresh of the trust material.
+    #[command(flatten)]
+    pub tuf: TufArgs,
 }
 
 impl SigstoreMaterial {
@@ -310,6 +313,7 @@ impl SigstoreMaterial {
             },
             trust_config: self.trust_config.clone(),
             use_staging: self.use_staging,
+            tuf: self.tuf.source(self.use_staging),
         }
     }
 }
@@ -434,9 +438,42 @@ pub struct SigstoreTrust {
     /// Client trust configuration or trusted root JSON (default: built-in public-good root).
     #[arg(long = "trust_config", value_name = "TRUST_CONFIG_PATH")]
     pub trust_config: Option<PathBuf>,
-    /// Use Sigstore's staging instance (needs --trust_config here: no TUF client).
+    /// Use Sigstore's staging instance (its embedded trusted root).
     #[arg(long = "use_staging")]
     pub use_staging: bool,
+    /// Opt-in TUF refresh of the trust material.
+    #[command(flatten)]
+    pub tuf: TufArgs,
+}
+
+/// Opt-in refresh of Sigstore trust material over TUF (offline by default).
+#[derive(Debug, Clone, Args)]
+pub struct TufArgs {
+    /// Refresh the trusted root (and signing config) from Sigstore's TUF repository
+    /// (staging with --use_staging), cached in $XDG_CACHE_HOME/modelsig-oci/tuf, instead of
+    /// the embedded copy.
+    #[arg(long = "update_trust_root")]
+    pub update_trust_root: bool,
+    /// Refresh from this TUF repository instead (a private Sigstore deployment or a mirror);
+    /// needs --tuf_root.
+    #[arg(long = "tuf_url", value_name = "URL", requires = "tuf_root")]
+    pub tuf_url: Option<String>,
+    /// The trusted TUF root.json of --tuf_url.
+    #[arg(long = "tuf_root", value_name = "ROOT_JSON", requires = "tuf_url")]
+    pub tuf_root: Option<PathBuf>,
+}
+
+impl TufArgs {
+    /// The TUF source these flags name, if any.
+    pub fn source(&self, use_staging: bool) -> Option<crate::crypto::keyless::tuf::TufSource> {
+        use crate::crypto::keyless::tuf::TufSource;
+        match (&self.tuf_url, &self.tuf_root) {
+            (Some(url), Some(root)) => Some(TufSource::Custom { url: url.clone(), root: root.clone() }),
+            _ if self.update_trust_root && use_staging => Some(TufSource::Staging),
+            _ if self.update_trust_root => Some(TufSource::PublicGood),
+            _ => None,
+        }
+    }
 }
 
 impl KeyTrust {
@@ -464,6 +501,7 @@ impl SigstoreTrust {
             issuer: self.identity_provider.clone(),
             trust_config: self.trust_config.clone(),
             use_staging: self.use_staging,
+            tuf: self.tuf.source(self.use_staging),
         }
     }
 }

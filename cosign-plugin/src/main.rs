@@ -283,6 +283,7 @@ fn run(cli: Cli) -> Result<i32, (Error, OutputFormat)> {
                     },
                     trust_config: trust_config.clone(),
                     use_staging: false,
+                    tuf: None,
                 }
                 .load()
                 .map_err(fail)?,

@@ -507,3 +507,119 @@ fn sigstore_js_rekor_v2_bundles_verify_with_ours() {
     assert!(theirs.code != 0 && theirs.stderr.contains("dsse/0.0.2"), "model_signing: {}", theirs.stderr);
     assert!(ours.code != 0 && ours.stderr.contains("dsse/0.0.2"), "ours: {}", ours.stderr);
 }
+
+/// Serves the files under `dir` over HTTP on 127.0.0.1 (404 for anything else); returns the
+/// base URL.
+fn serve_dir(dir: PathBuf) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let base = format!("http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let Some((_, target, _, _)) = read_request(&mut s) else { continue };
+            let rel = target.trim_start_matches('/');
+            let file = (!rel.contains("..")).then(|| std::fs::read(dir.join(rel)).ok()).flatten();
+            let (status, body) = match file {
+                Some(b) => (200, b),
+                None => (404, Vec::new()),
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(&body);
+        }
+    });
+    base
+}
+
+#[test]
+fn trust_material_refreshed_from_a_tuf_repository() {
+    let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cwd = t.path();
+    make_model(cwd, Shape::Nested);
+    let token =
+        modelsig_common::crypto::keyless::fake_sigstore::token("dev@example.com", "https://issuer.example");
+    let svc = SigstoreServices::start_with_tsa(cwd, 0);
+    let tc = svc.trust_config.display().to_string();
+    // A TUF repository (python-tuf) publishing the local services' root and signing config.
+    let mut repos = Vec::new();
+    for (name, flag) in [("repo", None), ("expired", Some("--expired"))] {
+        let out = cwd.join(name);
+        let mut cmd = std::process::Command::new(modelsig_e2e::python());
+        cmd.arg(modelsig_e2e::workspace().join("tests/tuf_repo.py")).arg(&tc).arg(&out).args(flag);
+        modelsig_e2e::run(&mut cmd).ok("python-tuf writes the repository");
+        repos.push((serve_dir(out.clone()), out.join("root.json").display().to_string()));
+    }
+    let cache = cwd.join("cache");
+    let cache_s = cache.display().to_string();
+    let with_cache = |args: &[&str]| {
+        modelsig_e2e::run(
+            std::process::Command::new(modelsig_e2e::bin("modelsig-translate"))
+                .current_dir(cwd)
+                .env("XDG_CACHE_HOME", &cache_s)
+                .env_remove("SIGSTORE_ID_TOKEN")
+                .args(args),
+        )
+    };
+    let (url, root) = &repos[0];
+    // Signing takes Fulcio/Rekor/TSA from the TUF signing config, and the bundle is checked
+    // against the TUF trusted root.
+    with_cache(&[
+        "sign",
+        "sigstore",
+        "model",
+        "--identity_token",
+        &token,
+        "--tuf_url",
+        url,
+        "--tuf_root",
+        root,
+        "--signature",
+        "m.sig",
+    ])
+    .ok("sign with trust material from TUF");
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "sigstore",
+            "model",
+            "--signature",
+            "m.sig",
+            "--identity",
+            "dev@example.com",
+            "--identity_provider",
+            "https://issuer.example",
+        ];
+        args.extend(extra);
+        with_cache(&args)
+    };
+    verify(&["--tuf_url", url, "--tuf_root", root]).ok("verify with the TUF trusted root");
+    assert!(cache.join("modelsig-oci/tuf").exists(), "the TUF metadata is cached");
+    // Offline by default: the built-in public-good root does not trust the local services.
+    assert_ne!(verify(&[]).code, 0, "the embedded public-good root must not accept a local-services bundle");
+    // Expired TUF metadata is refused (and nothing is trusted from it).
+    let (url, root) = &repos[1];
+    let r = verify(&["--tuf_url", url, "--tuf_root", root]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("TUF"), "{}", r.stderr);
+    // model_signing verifies the bundle with the same trust material given as a file.
+    model_signing(
+        cwd,
+        &[
+            "verify",
+            "sigstore",
+            "model",
+            "--signature",
+            "m.sig",
+            "--identity",
+            "dev@example.com",
+            "--identity_provider",
+            "https://issuer.example",
+            "--trust_config",
+            &tc,
+        ],
+    )
+    .ok("model_signing verifies");
+}

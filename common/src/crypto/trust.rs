@@ -41,6 +41,8 @@ pub enum TrustSpec {
         trust_config: Option<PathBuf>,
         /// `--use_staging`: Sigstore's staging root (embedded) instead of the public-good one.
         use_staging: bool,
+        /// Refresh the trust material from this TUF repository first (opt-in).
+        tuf: Option<crate::crypto::keyless::tuf::TufSource>,
     },
 }
 
@@ -92,6 +94,7 @@ impl TrustSpec {
                     .to_owned(),
                 trust_config: trust_config.map(Path::to_path_buf),
                 use_staging: false,
+                tuf: None,
             }),
             (None, None, false) => Ok(Self::Certificate { chain: chain.to_vec(), log_fingerprints: false }),
             _ => Err(Error::Usage(format!(
@@ -124,8 +127,14 @@ impl TrustSpec {
                 }
                 Ok(TrustPolicy::Certificate { anchors })
             }
-            Self::Sigstore { identity, issuer, trust_config, use_staging } => {
-                let root = trusted_root(trust_config.as_deref(), *use_staging)?;
+            Self::Sigstore { identity, issuer, trust_config, use_staging, tuf } => {
+                let root = match tuf {
+                    Some(source) => {
+                        let text = refreshed(source)?;
+                        TrustedRoot::from_json(text.as_bytes(), "TUF trust material")?
+                    }
+                    None => trusted_root(trust_config.as_deref(), *use_staging)?,
+                };
                 Ok(TrustPolicy::Sigstore {
                     root: Box::new(root),
                     identity: IdentityPolicy { identity: identity.clone(), issuer: issuer.clone() },
@@ -144,6 +153,17 @@ pub fn load_certificates(path: &Path) -> Result<Vec<Cert>, KeyError> {
         return Err(KeyError::invalid(path.display().to_string(), "no certificate in file"));
     }
     Ok(certs)
+}
+
+/// The trust material a TUF refresh gives (a `ClientTrustConfig` text).
+#[cfg(feature = "http")]
+fn refreshed(source: &crate::crypto::keyless::tuf::TufSource) -> Result<String, Error> {
+    Ok(crate::crypto::keyless::tuf::refresh(source)?)
+}
+
+#[cfg(not(feature = "http"))]
+fn refreshed(_: &crate::crypto::keyless::tuf::TufSource) -> Result<String, Error> {
+    Err(Error::Usage("this build has no TUF client (feature `http`)".into()))
 }
 
 /// The trusted root from a trust configuration file, or the built-in public-good root.
@@ -189,6 +209,8 @@ pub enum SigningSpec {
         trust_config: Option<PathBuf>,
         /// `--use_staging`.
         use_staging: bool,
+        /// Refresh the trust material (root and signing config) from this TUF repository.
+        tuf: Option<crate::crypto::keyless::tuf::TufSource>,
     },
 }
 
@@ -204,11 +226,18 @@ impl SigningSpec {
                 SigningMaterial::certificate(private_key, signing_certificate, chain, password.as_deref())?,
             ),
             #[cfg(feature = "http")]
-            Self::Sigstore { token, trust_config, use_staging } => {
+            Self::Sigstore { token, trust_config, use_staging, tuf } => {
                 use crate::crypto::keyless::http::HttpTransport;
                 use crate::crypto::keyless::signer::{IdentityToken, Services};
-                let (root, services) = match trust_config {
-                    Some(p) => {
+                let (root, services) = match (tuf, trust_config) {
+                    (Some(source), _) => {
+                        let text = refreshed(source)?;
+                        let root = TrustedRoot::from_json(text.as_bytes(), "TUF trust material")?;
+                        let services = Services::from_trust_config(text.as_bytes())
+                            .map_err(|e| Error::Usage(format!("TUF signing config: {e}")))?;
+                        (root, services)
+                    }
+                    (None, Some(p)) => {
                         let bytes =
                             std::fs::read(p).map_err(|source| KeyError::Io { path: p.clone(), source })?;
                         let root = TrustedRoot::from_json(&bytes, &p.display().to_string())?;
@@ -216,10 +245,10 @@ impl SigningSpec {
                             .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
                         (root, services)
                     }
-                    None if *use_staging => {
+                    (None, None) if *use_staging => {
                         (crate::crypto::keyless::artifact::staging_trusted_root()?, Services::staging()?)
                     }
-                    None => (TrustedRoot::builtin()?, Services::public_good()?),
+                    (None, None) => (TrustedRoot::builtin()?, Services::public_good()?),
                 };
                 // Given, ambient, or the OAuth flow with the config's OIDC provider.
                 let raw = crate::crypto::keyless::oidc::identity_token(token, services.oidc.as_deref())?;

@@ -173,6 +173,7 @@ impl Policy {
                                 issuer: issuer.clone(),
                                 trust_config: s.trust_config.as_deref().map(rel),
                                 use_staging: false,
+                                tuf: None,
                             },
                             format!("identity {id} via {issuer}"),
                         )

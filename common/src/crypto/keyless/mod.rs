@@ -23,6 +23,7 @@ pub mod signer;
 pub mod signing_config;
 pub(crate) mod timestamp;
 pub mod trust_root;
+pub mod tuf;
 
 pub use rekor::{TlogError, VerifiedEntry};
 pub use timestamp::{TimestampError, TsaRejected};
