@@ -340,6 +340,24 @@ fn identity_tokens_from_ci_credentials_a_browser_and_out_of_band() {
     ];
     sign(&["--use_ambient_credentials", "--signature", "ci.sig"], &token_env).ok("ambient credentials");
     verify("ci.sig", "ci@example.com", &format!("{}/gha", svc.base)).ok("the CI identity is certified");
+    // No TSA in this config: a Rekor v1 bundle without timestamps, which model_signing verifies.
+    model_signing(
+        cwd,
+        &[
+            "verify",
+            "sigstore",
+            "model",
+            "--signature",
+            "ci.sig",
+            "--identity",
+            "ci@example.com",
+            "--identity_provider",
+            &format!("{}/gha", svc.base),
+            "--trust_config",
+            &tc,
+        ],
+    )
+    .ok("model_signing verifies our bundle without a timestamp");
     // A wrong request token: a clear failure, nothing written.
     let bad_env =
         [("ACTIONS_ID_TOKEN_REQUEST_URL", gha.as_str()), ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "nope")];

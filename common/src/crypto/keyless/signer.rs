@@ -11,6 +11,15 @@
 //! the public service unless the real transport is passed). The finished bundle is verified
 //! against the trusted root before it is returned, so a misbehaving service cannot make us
 //! write a signature that does not verify.
+//!
+//! Why not sigstore-rust's `sigstore-sign` 0.15.1 (evaluated; its verifier is used, see
+//! [`super::artifact`]): `SigningServices::from_signing_config` refuses a signing config
+//! without a TSA (`MissingService(Tsa)`), though Rekor v1 logs need none and the public-good
+//! config had none before July 2025; it takes one log and one TSA only (`EXACT` with count 1,
+//! `ALL` only for a single operator), where [`super::signing_config`] stamps with every
+//! selected TSA; and it speaks only async `reqwest`, where this signer's [`Transport`] lets the
+//! unit tests run against the in-process test double. Fulcio, Rekor v1/v2 and TSA requests
+//! here follow sigstore-python's (interop tested both ways with model_signing).
 
 use crate::crypto::keyless::trust_root::TrustedRoot;
 use crate::crypto::keyless::{IdentityPolicy, oidc_issuer, san_values};
