@@ -56,3 +56,25 @@ impl<R: Read, F: FnMut(&[u8])> Read for Tap<R, F> {
         Ok(n)
     }
 }
+
+/// Decodes `application/x-www-form-urlencoded` text (`%XX` escapes, `+` as space); a stray
+/// `%` is kept as is.
+pub fn percent_decode(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(c) =
+                std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(c);
+            i += 3;
+            continue;
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -533,19 +533,8 @@ impl FakeSigstore {
         );
         let set = sign(&self.rekor_key, set_payload.as_bytes());
         // A three-leaf tree with our entry last.
-        let (h0, h1) = (super::rekor::leaf_hash(b"zero"), super::rekor::leaf_hash(b"one"));
-        let node = |l: &[u8], r: &[u8]| {
-            let mut b = vec![1u8];
-            b.extend(l);
-            b.extend(r);
-            sha256(&b)
-        };
-        let n01 = node(&h0, &h1);
-        let root = node(&n01, &super::rekor::leaf_hash(&body_bytes));
-        let note = format!("fake.rekor - 42\n3\n{}\n", B64.encode(root));
-        let mut cp_sig = log_id[..4].to_vec();
-        cp_sig.extend(sign(&self.rekor_key, note.as_bytes()));
-        let checkpoint = format!("{note}\n\u{2014} fake.rekor {}\n", B64.encode(cp_sig));
+        let (n01, root) = three_leaf_tree(&body_bytes);
+        let checkpoint = signed_note("fake.rekor - 42", "fake.rekor", &root, &log_id, &self.rekor_key);
         Ok(serde_json::json!({ "24296fb24b8ad77a": {
             "body": body_b64, "integratedTime": now, "logID": hex::encode(log_id), "logIndex": log_index,
             "verification": {
@@ -589,20 +578,9 @@ impl FakeSigstore {
         };
         let body_bytes = serde_json::to_vec(&entry_body).map_err(bad_request)?;
         let log_id = sha256(&spki_der(key));
-        let (h0, h1) = (super::rekor::leaf_hash(b"zero"), super::rekor::leaf_hash(b"one"));
-        let node = |l: &[u8], r: &[u8]| {
-            let mut b = vec![1u8];
-            b.extend(l);
-            b.extend(r);
-            sha256(&b)
-        };
-        let n01 = node(&h0, &h1);
-        let root = node(&n01, &super::rekor::leaf_hash(&body_bytes));
+        let (n01, root) = three_leaf_tree(&body_bytes);
         let origin = "fake-rekor-v2.test";
-        let note = format!("{origin}\n3\n{}\n", B64.encode(root));
-        let mut cp_sig = log_id[..4].to_vec();
-        cp_sig.extend(sign(key, note.as_bytes()));
-        let checkpoint = format!("{note}\n\u{2014} {origin} {}\n", B64.encode(cp_sig));
+        let checkpoint = signed_note(origin, origin, &root, &log_id, key);
         Ok(serde_json::json!({
             "logIndex": "2",
             "logId": { "keyId": B64.encode(log_id) },
@@ -635,7 +613,7 @@ impl FakeSigstore {
         let param = |k: &str| {
             query.split('&').find_map(|kv| {
                 let (key, v) = kv.split_once('=')?;
-                (key == k).then(|| percent_decode(v))
+                (key == k).then(|| crate::io::percent_decode(v))
             })
         };
         let err = |e: TransportError| match e {
@@ -690,7 +668,7 @@ impl FakeSigstore {
                 let field = |k: &str| {
                     form.split('&').find_map(|kv| {
                         let (key, v) = kv.split_once('=')?;
-                        (key == k).then(|| percent_decode(v))
+                        (key == k).then(|| crate::io::percent_decode(v))
                     })
                 };
                 let challenge = field("code").and_then(|c| self.codes.borrow_mut().remove(&c));
@@ -736,24 +714,27 @@ impl FakeSigstore {
     }
 }
 
-fn percent_decode(v: &str) -> String {
-    let b = v.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Some(c) =
-                std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(c);
-            i += 3;
-            continue;
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// A three-leaf Merkle tree (RFC 6962) with `body` as the last leaf: (the proof's one
+/// hash, the root).
+fn three_leaf_tree(body: &[u8]) -> ([u8; 32], [u8; 32]) {
+    let node = |l: &[u8], r: &[u8]| {
+        let mut b = vec![1u8];
+        b.extend(l);
+        b.extend(r);
+        sha256(&b)
+    };
+    let n01 = node(&super::rekor::leaf_hash(b"zero"), &super::rekor::leaf_hash(b"one"));
+    let root = node(&n01, &super::rekor::leaf_hash(body));
+    (n01, root)
+}
+
+/// A C2SP signed-note checkpoint of a three-entry tree, signed by `key` (hint: the first
+/// four bytes of `log_id`) under `name`.
+fn signed_note(origin: &str, name: &str, root: &[u8; 32], log_id: &[u8; 32], key: &Key) -> String {
+    let note = format!("{origin}\n3\n{}\n", B64.encode(root));
+    let mut sig = log_id[..4].to_vec();
+    sig.extend(sign(key, note.as_bytes()));
+    format!("{note}\n\u{2014} {name} {}\n", B64.encode(sig))
 }
 
 /// A request the fake services refuse, as a 400 answer.

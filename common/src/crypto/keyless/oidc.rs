@@ -125,39 +125,7 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
 fn query_param(query: &str, key: &str) -> Option<String> {
     query.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=')?;
-        (k == key).then(|| {
-            let mut out = Vec::new();
-            let b = v.as_bytes();
-            let mut i = 0;
-            while i < b.len() {
-                match b[i] {
-                    b'%' if i + 2 < b.len() => {
-                        let h = std::str::from_utf8(&b[i + 1..i + 3])
-                            .ok()
-                            .and_then(|h| u8::from_str_radix(h, 16).ok());
-                        match h {
-                            Some(c) => {
-                                out.push(c);
-                                i += 3;
-                            }
-                            None => {
-                                out.push(b'%');
-                                i += 1;
-                            }
-                        }
-                    }
-                    b'+' => {
-                        out.push(b' ');
-                        i += 1;
-                    }
-                    c => {
-                        out.push(c);
-                        i += 1;
-                    }
-                }
-            }
-            String::from_utf8_lossy(&out).into_owned()
-        })
+        (k == key).then(|| crate::io::percent_decode(v))
     })
 }
 
