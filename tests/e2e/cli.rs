@@ -166,15 +166,25 @@ fn manifest_help_version_and_completions() {
 fn keyless_signing_needs_a_token_and_reports_unreachable_services() {
     let (t, _pki) = setup();
     let cwd = t.path();
-    let r = translate(cwd, &["sign", "sigstore", "model", "--signature", "k.sig"]);
-    r.expect_code(2, "no token");
-    assert!(r.stderr.contains("--identity_token"), "{}", r.stderr);
     // A trust config whose services are a closed loopback port: nothing leaves the machine.
     let text = std::fs::read(modelsig_e2e::vectors().join("trust_config.json")).unwrap_or_default();
     let mut cfg: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
     cfg["signingConfig"]["caUrls"][0]["url"] = "http://127.0.0.1:9".into();
     cfg["signingConfig"]["rekorTlogUrls"][0]["url"] = "http://127.0.0.1:9".into();
+    cfg["signingConfig"]["oidcUrls"] = serde_json::json!([{ "url": "http://127.0.0.1:9/oauth2",
+        "majorApiVersion": 1, "validFor": { "start": "2020-01-01T00:00:00Z" } }]);
+    cfg["signingConfig"]["tsaUrls"] = serde_json::json!([]);
     std::fs::write(cwd.join("local.json"), cfg.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    // No token: the OAuth flow starts with the config's OIDC provider, which is unreachable.
+    let mut cmd = std::process::Command::new(modelsig_e2e::bin("modelsig-translate"));
+    cmd.current_dir(cwd)
+        .args(["sign", "sigstore", "model", "--trust_config", "local.json", "--signature", "k.sig"])
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .stdin(std::process::Stdio::null());
+    let r = modelsig_e2e::run(&mut cmd);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("http://127.0.0.1:9/oauth2/.well-known/openid-configuration"), "{}", r.stderr);
+    assert!(!cwd.join("k.sig").exists());
     let token = "e30.eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIiwiZW1haWwiOiJhQGIuYyJ9.c2ln";
     let args = ["sign", "sigstore", "model", "--identity_token", token, "--trust_config", "local.json"];
     let r = translate(cwd, &[&args[..], &["--signature", "k.sig"]].concat());

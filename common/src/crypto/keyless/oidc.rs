@@ -129,17 +129,35 @@ fn query_param(query: &str, key: &str) -> Option<String> {
     })
 }
 
-/// Opens `url` in `$BROWSER`, else `xdg-open`; false when none starts.
+/// Opens `url` in `$BROWSER`, else `xdg-open`; false when none starts (the command is
+/// missing, or exits with a failure within a few seconds, as `xdg-open` does without a
+/// desktop).
 fn open_browser(url: &str) -> bool {
     let browser = std::env::var("BROWSER").ok().filter(|b| !b.is_empty());
     let cmd = browser.as_deref().unwrap_or(if cfg!(target_os = "macos") { "open" } else { "xdg-open" });
-    std::process::Command::new(cmd)
+    let Ok(mut child) = std::process::Command::new(cmd)
         .arg(url)
+        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .is_ok()
+    else {
+        return false;
+    };
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(3) {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            Err(_) => return false,
+        }
+    }
+    // Still running (a browser in the foreground): assume the page is open.
+    true
 }
+
+/// How long the browser flow waits for the provider's redirect.
+const REDIRECT_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The authorization-code flow with PKCE against `issuer`.
 pub fn oauth_token(
@@ -223,8 +241,23 @@ pub fn oauth_token(
 
 /// Serves the one redirect of the browser flow; returns its code after checking `state`.
 fn wait_for_redirect(listener: &std::net::TcpListener, state: &str) -> Result<String, SignatureError> {
+    listener.set_nonblocking(true).map_err(|e| fail(format!("redirect listener: {e}")))?;
+    let start = std::time::Instant::now();
     loop {
-        let (mut stream, _) = listener.accept().map_err(|e| fail(format!("redirect listener: {e}")))?;
+        let mut stream = match listener.accept() {
+            Ok((s, _)) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if start.elapsed() > REDIRECT_WAIT {
+                    return Err(fail(
+                        "no answer from the browser in 5 minutes (--oauth_force_oob prints a link instead)",
+                    ));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                continue;
+            }
+            Err(e) => return Err(fail(format!("redirect listener: {e}"))),
+        };
+        stream.set_nonblocking(false).map_err(|e| fail(format!("redirect: {e}")))?;
         let mut line = String::new();
         std::io::BufReader::new(&stream).read_line(&mut line).map_err(|e| fail(format!("redirect: {e}")))?;
         let target = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
