@@ -9,6 +9,17 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
+/// `sign sigstore model` with `token` through the services of `tc`, writing `sig` (the same
+/// flags for model_signing and ours).
+pub(crate) fn keyless_sign<'a>(token: &'a str, tc: &'a str, sig: &'a str) -> [&'a str; 9] {
+    ["sign", "sigstore", "model", "--identity_token", token, "--trust_config", tc, "--signature", sig]
+}
+
+/// A JSON file (a bundle), or `null`.
+pub(crate) fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_default()).unwrap_or_default()
+}
+
 /// The running services.
 pub struct SigstoreServices {
     /// The trust configuration file (trusted root + signing config).
@@ -109,23 +120,8 @@ fn keyless_bundles_carry_tsa_timestamps_and_verify_in_both_tools() {
         let svc = SigstoreServices::start_with_tsa(&dir, digits);
         let tc = svc.trust_config.display().to_string();
         let sig = format!("model-{digits}.sig");
-        translate(
-            cwd,
-            &[
-                "sign",
-                "sigstore",
-                "model",
-                "--identity_token",
-                &token,
-                "--trust_config",
-                &tc,
-                "--signature",
-                &sig,
-            ],
-        )
-        .ok("keyless sign with a TSA");
-        let bundle: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(cwd.join(&sig)).unwrap_or_default()).unwrap_or_default();
+        translate(cwd, &keyless_sign(&token, &tc, &sig)).ok("keyless sign with a TSA");
+        let bundle: serde_json::Value = read_json(&cwd.join(&sig));
         let stamps = bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
             .as_array()
             .map(Vec::len);
@@ -153,23 +149,9 @@ fn keyless_bundles_carry_tsa_timestamps_and_verify_in_both_tools() {
 
         // The other way: model_signing (sigstore-python) signs through the same services.
         let theirs = format!("theirs-{digits}.sig");
-        model_signing(
-            cwd,
-            &[
-                "sign",
-                "sigstore",
-                "model",
-                "--identity_token",
-                &token,
-                "--trust_config",
-                &tc,
-                "--signature",
-                &theirs,
-            ],
-        )
-        .ok("model_signing signs keylessly through the local services");
-        let bundle: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(cwd.join(&theirs)).unwrap_or_default()).unwrap_or_default();
+        model_signing(cwd, &keyless_sign(&token, &tc, &theirs))
+            .ok("model_signing signs keylessly through the local services");
+        let bundle: serde_json::Value = read_json(&cwd.join(&theirs));
         assert_eq!(
             bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
                 .as_array()
@@ -195,23 +177,8 @@ fn rekor_v2_bundles_verify_both_ways_with_model_signing() {
     let tc = svc.trust_config.display().to_string();
     // sigstore-python picks the newest log version listed: a Rekor v2 entry (DSSE recorded as
     // hashedrekord 0.0.2), no integrated time, the TSA's timestamp as the signing time.
-    model_signing(
-        cwd,
-        &[
-            "sign",
-            "sigstore",
-            "model",
-            "--identity_token",
-            &token,
-            "--trust_config",
-            &tc,
-            "--signature",
-            "v2.sig",
-        ],
-    )
-    .ok("model_signing signs with Rekor v2");
-    let bundle: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(cwd.join("v2.sig")).unwrap_or_default()).unwrap_or_default();
+    model_signing(cwd, &keyless_sign(&token, &tc, "v2.sig")).ok("model_signing signs with Rekor v2");
+    let bundle: serde_json::Value = read_json(&cwd.join("v2.sig"));
     let entry = &bundle["verificationMaterial"]["tlogEntries"][0];
     assert_eq!(entry["kindVersion"]["version"], "0.0.2", "{bundle}");
     assert!(entry["integratedTime"].is_null() || entry["integratedTime"] == "0", "{entry}");
@@ -260,23 +227,8 @@ fn rekor_v2_bundles_verify_both_ways_with_model_signing() {
 
     // Ours picks the newest log version too: a Rekor v2 entry like sigstore-python's, with the
     // TSA's timestamp; model_signing verifies it.
-    translate(
-        cwd,
-        &[
-            "sign",
-            "sigstore",
-            "model",
-            "--identity_token",
-            &token,
-            "--trust_config",
-            &tc,
-            "--signature",
-            "ours.sig",
-        ],
-    )
-    .ok("ours signs with the v2 log");
-    let ours: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(cwd.join("ours.sig")).unwrap_or_default()).unwrap_or_default();
+    translate(cwd, &keyless_sign(&token, &tc, "ours.sig")).ok("ours signs with the v2 log");
+    let ours: serde_json::Value = read_json(&cwd.join("ours.sig"));
     let entry = &ours["verificationMaterial"]["tlogEntries"][0];
     assert_eq!(entry["kindVersion"]["kind"], "hashedrekord", "{ours}");
     assert_eq!(entry["kindVersion"]["version"], "0.0.2", "{ours}");
@@ -448,8 +400,7 @@ fn sigstore_js_rekor_v2_bundles_verify_with_ours() {
         )
     };
     let entry_kind = |out: &str| {
-        let b: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(cwd.join(out)).unwrap_or_default()).unwrap_or_default();
+        let b: serde_json::Value = read_json(&cwd.join(out));
         let k = &b["verificationMaterial"]["tlogEntries"][0]["kindVersion"];
         format!("{}/{}", k["kind"].as_str().unwrap_or_default(), k["version"].as_str().unwrap_or_default())
     };
@@ -483,23 +434,8 @@ fn sigstore_js_rekor_v2_bundles_verify_with_ours() {
     // A DSSE bundle of model_signing's statement: sigstore-js 5 records it as a `dsse` 0.0.2
     // entry, which rekor-v2-spec §6.1.4 replaced by hashedrekord over the PAE; model_signing
     // (sigstore-python) refuses it, and so do we, both naming the entry type.
-    model_signing(
-        cwd,
-        &[
-            "sign",
-            "sigstore",
-            "model",
-            "--identity_token",
-            &token,
-            "--trust_config",
-            &tc,
-            "--signature",
-            "ms.sig",
-        ],
-    )
-    .ok("model_signing signs");
-    let ms: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(cwd.join("ms.sig")).unwrap_or_default()).unwrap_or_default();
+    model_signing(cwd, &keyless_sign(&token, &tc, "ms.sig")).ok("model_signing signs");
+    let ms: serde_json::Value = read_json(&cwd.join("ms.sig"));
     use base64::Engine as _;
     let payload = base64::engine::general_purpose::STANDARD
         .decode(ms["dsseEnvelope"]["payload"].as_str().unwrap_or_default())
