@@ -149,6 +149,7 @@ pub fn verify_artifact(
 /// line by key hint alone, so a line whose (unsigned) signer name was changed still counts;
 /// and for Rekor v2 it reads the root from the checkpoint only, so the proof's copy of tree
 /// size and root hash must agree with it here.
+///
 /// A note's key is its name and hash together, so here a signature line carrying a trusted
 /// log key's hint must be named as the log its origin line names, every line must have
 /// the `— NAME BASE64` shape, and a checkpoint needs a blank line before its signatures
