@@ -57,6 +57,15 @@ impl<R: Read, F: FnMut(&[u8])> Read for Tap<R, F> {
     }
 }
 
+/// The decoded value of `key` in `application/x-www-form-urlencoded` text (a query string
+/// or a form body), if present.
+pub fn form_field(form: &str, key: &str) -> Option<String> {
+    form.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == key).then(|| percent_decode(v))
+    })
+}
+
 /// Decodes `application/x-www-form-urlencoded` text (`%XX` escapes, `+` as space); a stray
 /// `%` is kept as is.
 pub fn percent_decode(v: &str) -> String {

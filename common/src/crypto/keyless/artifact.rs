@@ -99,18 +99,19 @@ pub fn verify_artifact(
 ) -> Result<ArtifactVerified, SignatureError> {
     let bundle =
         Bundle::from_json(bundle_json).map_err(|e| SignatureError::Material(format!("bundle: {e}")))?;
-    checkpoint_signers_named(bundle_json, root)?;
-    let stamped = timestamps_strict(bundle_json, root)?;
+    // One JSON reading of the bundle for our own checks below.
+    let mut value: serde_json::Value =
+        serde_json::from_str(bundle_json).map_err(|e| SignatureError::Material(format!("bundle: {e}")))?;
+    checkpoint_signers_named(&value, root)?;
+    let stamped = timestamps_strict(&value, root)?;
     // sigstore-verify 0.15 (sigstore-tsa) cannot decode a `genTime` with fractional seconds
     // (RFC 3161 §2.4.2 allows them; OpenSSL's TSA writes them with clock_precision_digits;
     // sigstore-python accepts them). Where the log gives a signed time anyway (Rekor v1:
     // every entry has an inclusion promise), the timestamps checked above by our reader are
     // left out of what it sees, and the signing certificate's validity at each of their
     // times is checked here instead. Rekor v2 entries need the timestamps, so they go to it.
-    let bundle = if !stamped.is_empty() && every_entry_promised(bundle_json) {
-        certificate_valid_at(bundle_json, &stamped)?;
-        let mut value: serde_json::Value = serde_json::from_str(bundle_json)
-            .map_err(|e| SignatureError::Material(format!("bundle: {e}")))?;
+    let bundle = if !stamped.is_empty() && every_entry_promised(&value) {
+        certificate_valid_at(&value, &stamped)?;
         if let Some(vm) = value["verificationMaterial"].as_object_mut() {
             vm.remove("timestampVerificationData");
         }
@@ -154,11 +155,9 @@ pub fn verify_artifact(
 /// log key's hint must be named as the log its origin line names, every line must have
 /// the `— NAME BASE64` shape, and a checkpoint needs a blank line before its signatures
 /// (sigstore-python reads notes the same way).
-fn checkpoint_signers_named(bundle_json: &str, root: &TrustedRoot) -> Result<(), SignatureError> {
+fn checkpoint_signers_named(value: &serde_json::Value, root: &TrustedRoot) -> Result<(), SignatureError> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let value: serde_json::Value =
-        serde_json::from_str(bundle_json).map_err(|e| SignatureError::Material(format!("bundle: {e}")))?;
     let hints: Vec<Vec<u8>> =
         root.tlogs.iter().filter_map(|l| l.key_id.get(..4).map(<[u8]>::to_vec)).collect();
     let entries = value["verificationMaterial"]["tlogEntries"].as_array().cloned().unwrap_or_default();
@@ -207,11 +206,9 @@ fn checkpoint_signers_named(bundle_json: &str, root: &TrustedRoot) -> Result<(),
 /// `digestAlgorithms` set, the embedded certificates, the SignerInfo's signature algorithm),
 /// so a token altered there still verifies with it; sigstore-python's reader refuses such
 /// tokens, and so do we.
-fn timestamps_strict(bundle_json: &str, root: &TrustedRoot) -> Result<Vec<i64>, SignatureError> {
+fn timestamps_strict(value: &serde_json::Value, root: &TrustedRoot) -> Result<Vec<i64>, SignatureError> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let value: serde_json::Value =
-        serde_json::from_str(bundle_json).map_err(|e| SignatureError::Material(format!("bundle: {e}")))?;
     let stamps = value["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
         .as_array()
         .cloned()
@@ -241,16 +238,14 @@ fn timestamps_strict(bundle_json: &str, root: &TrustedRoot) -> Result<Vec<i64>, 
 }
 
 /// Does every log entry carry a Rekor v1 inclusion promise (a signed integrated time)?
-fn every_entry_promised(bundle_json: &str) -> bool {
-    let value: serde_json::Value = serde_json::from_str(bundle_json).unwrap_or_default();
+fn every_entry_promised(value: &serde_json::Value) -> bool {
     let entries = value["verificationMaterial"]["tlogEntries"].as_array().cloned().unwrap_or_default();
     !entries.is_empty() && entries.iter().all(|e| e["inclusionPromise"]["signedEntryTimestamp"].is_string())
 }
 
 /// The signing certificate (if any) is valid at each of `times`.
-fn certificate_valid_at(bundle_json: &str, times: &[i64]) -> Result<(), SignatureError> {
+fn certificate_valid_at(value: &serde_json::Value, times: &[i64]) -> Result<(), SignatureError> {
     use base64::Engine as _;
-    let value: serde_json::Value = serde_json::from_str(bundle_json).unwrap_or_default();
     let vm = &value["verificationMaterial"];
     let Some(leaf_b64) = vm["certificate"]["rawBytes"]
         .as_str()

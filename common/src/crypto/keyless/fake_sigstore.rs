@@ -610,12 +610,7 @@ impl FakeSigstore {
         base: &str,
     ) -> HttpAnswer {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let param = |k: &str| {
-            query.split('&').find_map(|kv| {
-                let (key, v) = kv.split_once('=')?;
-                (key == k).then(|| crate::io::percent_decode(v))
-            })
-        };
+        let param = |k: &str| crate::io::form_field(query, k);
         let err = |e: TransportError| match e {
             TransportError::Status { status, body } => {
                 HttpAnswer::json(status, &serde_json::json!({ "message": body }))
@@ -665,12 +660,7 @@ impl FakeSigstore {
             }
             ("POST", p) if p.ends_with("/oauth2/token") => {
                 let form = String::from_utf8_lossy(body).into_owned();
-                let field = |k: &str| {
-                    form.split('&').find_map(|kv| {
-                        let (key, v) = kv.split_once('=')?;
-                        (key == k).then(|| crate::io::percent_decode(v))
-                    })
-                };
+                let field = |k: &str| crate::io::form_field(&form, k);
                 let challenge = field("code").and_then(|c| self.codes.borrow_mut().remove(&c));
                 let verifier = field("code_verifier").unwrap_or_default();
                 match challenge {

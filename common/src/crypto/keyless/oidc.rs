@@ -122,13 +122,6 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
     pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
 }
 
-fn query_param(query: &str, key: &str) -> Option<String> {
-    query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k == key).then(|| crate::io::percent_decode(v))
-    })
-}
-
 /// Opens `url` in `$BROWSER`, else `xdg-open`; false when none starts (the command is
 /// missing, or exits with a failure within a few seconds, as `xdg-open` does without a
 /// desktop).
@@ -272,27 +265,30 @@ fn wait_for_redirect(listener: &std::net::TcpListener, state: &str) -> Result<St
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
             page.len()
         );
-        if let Some(e) = query_param(query, "error") {
+        if let Some(e) = crate::io::form_field(query, "error") {
             return Err(fail(format!("the provider answered `{e}`")));
         }
-        if query_param(query, "state").as_deref() != Some(state) {
+        if crate::io::form_field(query, "state").as_deref() != Some(state) {
             return Err(fail("OAuth state mismatch"));
         }
-        return query_param(query, "code").ok_or_else(|| fail("the redirect carries no code"));
+        return crate::io::form_field(query, "code").ok_or_else(|| fail("the redirect carries no code"));
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{form_encode, query_param};
+    use super::form_encode;
 
     #[test]
     fn form_and_query_encoding_round_trip() {
         let enc =
             form_encode(&[("redirect_uri", "http://localhost:1/auth/callback"), ("scope", "openid email")]);
         assert_eq!(enc, "redirect_uri=http%3A%2F%2Flocalhost%3A1%2Fauth%2Fcallback&scope=openid%20email");
-        assert_eq!(query_param(&enc, "redirect_uri").as_deref(), Some("http://localhost:1/auth/callback"));
-        assert_eq!(query_param("a=1&b=x+y", "b").as_deref(), Some("x y"));
-        assert_eq!(query_param("a=1", "b"), None);
+        assert_eq!(
+            crate::io::form_field(&enc, "redirect_uri").as_deref(),
+            Some("http://localhost:1/auth/callback")
+        );
+        assert_eq!(crate::io::form_field("a=1&b=x+y", "b").as_deref(), Some("x y"));
+        assert_eq!(crate::io::form_field("a=1", "b"), None);
     }
 }

@@ -194,6 +194,18 @@ pub fn tlog_entry_from_rekor(resp: &serde_json::Value) -> Result<TlogEntry, Sign
     })
 }
 
+/// Proposes `entry` to a Rekor v1 log (`POST /api/v1/log/entries`) and converts the answer
+/// into the bundle's log entry.
+fn post_v1_entry(
+    entry: &serde_json::Value,
+    rekor: &str,
+    transport: &dyn Transport,
+) -> Result<TlogEntry, SignatureError> {
+    let url = format!("{}/api/v1/log/entries", rekor.trim_end_matches('/'));
+    let resp = transport.post_json(&url, entry).map_err(|e| fail(format!("Rekor {url}: {e}")))?;
+    tlog_entry_from_rekor(&resp)
+}
+
 /// Records a signed DSSE envelope in Rekor as a `dsse` 0.0.1 entry whose verifier is
 /// `verifier_pem` (the signing certificate, or the public key for key signatures, as cosign
 /// records them) and returns the bundle's log entry.
@@ -211,9 +223,7 @@ pub fn log_envelope(
             "verifiers": [B64.encode(verifier_pem)],
         }}
     });
-    let url = format!("{}/api/v1/log/entries", rekor.trim_end_matches('/'));
-    let resp = transport.post_json(&url, &entry).map_err(|e| fail(format!("Rekor {url}: {e}")))?;
-    tlog_entry_from_rekor(&resp)
+    post_v1_entry(&entry, rekor, transport)
 }
 
 /// Records a signature in a Rekor v2 log (rekor-tiles `POST /api/v2/log/entries`) as a
@@ -265,9 +275,7 @@ pub fn log_hashedrekord_v1(
             },
         }
     });
-    let url = format!("{}/api/v1/log/entries", rekor.trim_end_matches('/'));
-    let resp = transport.post_json(&url, &entry).map_err(|e| fail(format!("Rekor {url}: {e}")))?;
-    tlog_entry_from_rekor(&resp)
+    post_v1_entry(&entry, rekor, transport)
 }
 
 /// Asks the TSA at `url` for an RFC 3161 timestamp over `signature` (SHA-256 imprint, a
